@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Every set-up step kiln needs on a fresh Debian 12 machine with Node 20: the Debian packages
+# it runs (installed through apt when root, otherwise named), the npm dependencies, the build.
+# Safe to run again: it only installs what is missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# Debian packages, each with the program that shows it is there.
+declare -A NEEDS=(
+  [qemu-system-x86]=qemu-system-x86_64
+  [musl-tools]=musl-gcc
+  [gcc]=gcc
+  [libc6-dev]=/usr/include/stdio.h
+  [e2fsprogs]=mke2fs
+  [cpio]=cpio
+)
+missing=()
+for pkg in "${!NEEDS[@]}"; do
+  probe=${NEEDS[$pkg]}
+  if [[ $probe == /* ]]; then [[ -e $probe ]] || missing+=("$pkg"); else command -v "$probe" >/dev/null || missing+=("$pkg"); fi
+done
+if ((${#missing[@]})); then
+  if [[ $(id -u) -eq 0 ]]; then
+    echo "setup: installing Debian packages: ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -q
+    apt-get install -y -q --no-install-recommends "${missing[@]}"
+  else
+    echo "setup: kiln needs these Debian packages: ${missing[*]}" >&2
+    echo "setup: install them as root with: apt-get install ${missing[*]}" >&2
+    exit 1
+  fi
+fi
+# kiln resolves Debian's kernel package through apt; make sure apt has package lists.
+if ! apt-cache show --no-all-versions linux-image-cloud-amd64 >/dev/null 2>&1; then
+  if [[ $(id -u) -eq 0 ]]; then apt-get update -q; else echo "setup: run 'apt-get update' as root so apt knows the kernel packages" >&2; fi
+fi
+
+node -e 'const [major] = process.versions.node.split(".").map(Number); if (major < 20) { console.error(`setup: kiln needs Node 20 or newer, this is ${process.version}`); process.exit(1); }'
+if [[ ! -d node_modules ]] || [[ package-lock.json -nt node_modules/.package-lock.json ]]; then
+  npm ci --no-audit --no-fund
+fi
+npm run --silent build

@@ -1,0 +1,85 @@
+import { constants } from 'node:fs';
+import { copyFile, mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import type { Context } from '../context.js';
+import { KilnError, ErrorCodes } from '../errors.js';
+import { loadImage, MANIFEST_FILE, type ImageManifest } from '../image/manifest.js';
+import { writeCpio } from '../rootfs/cpio.js';
+import { canonicalJson, publishDirectory, writeFileAtomically } from '../util/fs.js';
+import type { BakePlan } from './types.js';
+
+export interface BakeResult {
+  dir: string;
+  manifest: ImageManifest;
+  key: string;
+  cached: boolean;
+}
+
+const IMAGE_FILES = ['kernel', 'initramfs.cpio', MANIFEST_FILE];
+
+/**
+ * Writes a planned image. The image is first built once into the content-addressed cache
+ * (keyed by the plan), then copied to `outputDir` if one is given; both steps build under a temporary name
+ * and rename, so an interrupted bake leaves neither a partial cache entry nor a partial image.
+ */
+export async function applyBake(ctx: Context, plan: BakePlan, outputDir?: string): Promise<BakeResult> {
+  const cacheDir = join(ctx.paths.cache, 'images', plan.key);
+  const cached = await isImage(cacheDir);
+  ctx.reporter.emit({ type: 'cache', what: 'image', hit: cached, key: plan.key });
+  if (!cached) {
+    ctx.reporter.emit({ type: 'step', step: 'bake', message: 'writing kernel and initramfs' });
+    await publishDirectory(cacheDir, async (tmp) => {
+      await copyFile(plan.kernelHostPath, join(tmp, 'kernel'));
+      const initrd = await writeCpio(plan.entries, join(tmp, 'initramfs.cpio'));
+      const manifest: ImageManifest = { ...plan.manifest, initrd: { file: 'initramfs.cpio', sha256: initrd.sha256, size: initrd.bytes } };
+      await writeFileAtomically(join(tmp, MANIFEST_FILE), canonicalJson(manifest));
+    });
+  }
+  // Without an output path (kiln run) the cached image itself is used, read-only.
+  const dir = outputDir ?? cacheDir;
+  if (outputDir) await publishImage(cacheDir, outputDir);
+  const image = await loadImage(dir);
+  return { dir, manifest: image.manifest, key: plan.key, cached };
+}
+
+async function isImage(dir: string): Promise<boolean> {
+  try {
+    await loadImage(dir);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Copies a finished image to where the user asked, replacing only an earlier kiln image. */
+async function publishImage(fromDir: string, outputDir: string): Promise<void> {
+  const existing = await stat(outputDir).catch(() => undefined);
+  if (existing && !(await isImage(outputDir))) {
+    const empty = existing.isDirectory() && (await readdir(outputDir)).length === 0;
+    if (!empty) {
+      throw new KilnError(ErrorCodes.OUTPUT_EXISTS, `${outputDir} exists and is not a kiln image`, {
+        hint: 'choose another -o path, or remove it first',
+      });
+    }
+    await rm(outputDir, { recursive: true });
+  }
+  await mkdir(dirname(outputDir), { recursive: true });
+  const staging = join(dirname(outputDir), `.${basename(outputDir)}.new-${process.pid}`);
+  await rm(staging, { recursive: true, force: true });
+  try {
+    await mkdir(staging);
+    // FICLONE shares blocks on filesystems that can (btrfs, xfs) and copies elsewhere.
+    for (const file of IMAGE_FILES) await copyFile(join(fromDir, file), join(staging, file), constants.COPYFILE_FICLONE);
+    if (existing) {
+      const old = join(dirname(outputDir), `.${basename(outputDir)}.old-${process.pid}`);
+      await rename(outputDir, old);
+      await rename(staging, outputDir);
+      await rm(old, { recursive: true, force: true });
+    } else {
+      await rename(staging, outputDir);
+    }
+  } catch (error) {
+    await rm(staging, { recursive: true, force: true });
+    throw error;
+  }
+}

@@ -1,0 +1,40 @@
+import type { ImageManifest } from '../image/manifest.js';
+import type { CpioEntry } from '../rootfs/cpio.js';
+import type { Target } from '../targets/types.js';
+
+/** A host file going into the image, with the facts the plan needs about it. */
+export interface HostFile {
+  hostPath: string;
+  guestPath: string;
+  sha256: string;
+  size: number;
+  executable: boolean;
+}
+
+/**
+ * Everything a bake depends on, already read from disk by `gatherBakeInputs`. `planBake`
+ * is a pure function of this value, so two equal inputs always give the same image.
+ */
+export interface BakeInputs {
+  target: Target;
+  app: HostFile & { linkage: 'static' | 'dynamic'; args: string[]; env: Record<string, string>; workdir?: string };
+  /** The ELF interpreter, stored at guestPath; loaderPath is the PT_INTERP path that reaches it. */
+  interpreter?: HostFile & { loaderPath: string };
+  libraries: (HostFile & { soname: string; neededBy: string[] })[];
+  /** Directory symlinks such as /lib -> usr/lib that the host's dynamic loader relies on. */
+  symlinks: { path: string; target: string }[];
+  kernel: ImageManifest['kernel'] & { hostPath: string };
+  modules: (HostFile & { name: string })[];
+  componentSets: string[];
+  shim: HostFile & { compiler: string };
+  kilnVersion: string;
+}
+
+export interface BakePlan {
+  /** sha256 over everything that determines the output: the image cache key. */
+  key: string;
+  entries: CpioEntry[];
+  /** The manifest without the initrd facts, which are known once the archive is written. */
+  manifest: Omit<ImageManifest, 'initrd'>;
+  kernelHostPath: string;
+}

@@ -1,0 +1,36 @@
+import type { Context } from '../../context.js';
+import { bake } from '../../bake/index.js';
+import { launch } from '../../launch/launch.js';
+import { toBakeRequest, toLaunchRequest, type RawBakeOptions, type RawLaunchOptions } from '../options.js';
+
+export async function launchCommand(ctx: Context, image: string, args: string[], options: RawLaunchOptions): Promise<number> {
+  const request = await toLaunchRequest(image, args, options, ctx.env);
+  return withInterrupts(async (stopSignal, killSignal) => {
+    const result = await launch(ctx, { ...request, console: process.stdout, stopSignal, killSignal });
+    return result.exitCode;
+  });
+}
+
+export async function runCommand(ctx: Context, app: string, args: string[], options: RawBakeOptions & RawLaunchOptions): Promise<number> {
+  const bakeRequest = toBakeRequest(app, options, ctx.env);
+  const image = await bake(ctx, bakeRequest);
+  return launchCommand(ctx, image.dir, args, options);
+}
+
+/**
+ * The first Ctrl-C (or SIGTERM) asks the guest to shut down cleanly: the shim passes SIGTERM
+ * to the app. A second one kills the VM at once.
+ */
+async function withInterrupts(body: (stop: AbortSignal, kill: AbortSignal) => Promise<number>): Promise<number> {
+  const stop = new AbortController();
+  const kill = new AbortController();
+  const onSignal = () => (stop.signal.aborted ? kill.abort() : stop.abort());
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    return await body(stop.signal, kill.signal);
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}

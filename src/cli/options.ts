@@ -1,0 +1,117 @@
+import { readFile } from 'node:fs/promises';
+import type { Command } from 'commander';
+import { KilnError, ErrorCodes } from '../errors.js';
+import type { BakeRequest } from '../bake/index.js';
+import type { LaunchRequest } from '../launch/launch.js';
+import { parsePortMapping } from '../launch/ports.js';
+import { getTarget } from '../targets/registry.js';
+import { collect, parseEnvAssignments, parseMemory, parsePositiveInt } from './parse.js';
+
+/** Options shared by `bake` and `run`. */
+export function addBakeOptions(command: Command): Command {
+  return command
+    .option('-t, --target <name>', 'target platform (see `kiln targets`)', 'qemu')
+    .option('--kernel <path>', "a kernel image (bzImage) to use instead of Debian's cloud kernel")
+    .option('--modules <dir>', 'the lib/modules/<release> directory that goes with --kernel')
+    .option('--with <set>', 'an extra kernel component set (repeatable)', collect, [])
+    .option('--default-arg <arg>', 'a default argument baked into the image (repeatable)', collect, [])
+    .option('--default-env <K=V>', 'a default environment variable baked into the image (repeatable)', collect, []);
+}
+
+/** Options shared by `launch` and `run`. */
+export function addLaunchOptions(command: Command): Command {
+  return command
+    .option('-m, --memory <size>', 'guest memory, e.g. 128M or 1G (default: chosen per image)')
+    .option('--cpus <n>', 'virtual CPUs', '1')
+    .option('-e, --env <K=V>', 'environment variable for the app (repeatable)', collect, [])
+    .option('-p, --publish <[addr:]host:guest[/udp]>', 'forward a host port to the guest, on 127.0.0.1 unless addr is given (repeatable)', collect, [])
+    .option('--net <mode>', 'network: user (default, no root needed) or none', 'user')
+    .option('--hostname <name>', 'guest hostname')
+    .option('--config <file>', 'runtime config JSON (see `kiln config schema`); flags override it')
+    .option('--accel <mode>', 'accelerator: auto (probe KVM, fall back to TCG), kvm or tcg', 'auto')
+    .option('--timeout <seconds>', 'stop the VM after this many seconds (exit status 124)')
+    .option('--stop-timeout <seconds>', 'how long a graceful stop may take before the VM is killed', '10')
+    .option('--gdb <port>', "open QEMU's gdb stub on 127.0.0.1:PORT")
+    .option('-v, --verbose', 'let the init shim log each step on the console');
+}
+
+export interface RawBakeOptions {
+  target: string;
+  kernel?: string;
+  modules?: string;
+  with: string[];
+  defaultArg: string[];
+  defaultEnv: string[];
+}
+
+export function toBakeRequest(appPath: string, options: RawBakeOptions, env: NodeJS.ProcessEnv): BakeRequest {
+  if (options.modules && !options.kernel) throw new KilnError(ErrorCodes.USAGE, '--modules needs --kernel', { hint: 'give the kernel image that matches the modules' });
+  return {
+    appPath,
+    target: getTarget(options.target),
+    args: options.defaultArg,
+    env: parseEnvAssignments(options.defaultEnv, env),
+    ...(options.kernel ? { kernelPath: options.kernel } : {}),
+    ...(options.modules ? { modulesDir: options.modules } : {}),
+    extraComponentSets: options.with,
+  };
+}
+
+export interface RawLaunchOptions {
+  memory?: string;
+  cpus: string;
+  env: string[];
+  publish: string[];
+  net: string;
+  hostname?: string;
+  config?: string;
+  accel: string;
+  timeout?: string;
+  stopTimeout: string;
+  gdb?: string;
+  verbose?: boolean;
+}
+
+export async function toLaunchRequest(
+  imageDir: string,
+  args: string[],
+  options: RawLaunchOptions,
+  env: NodeJS.ProcessEnv,
+): Promise<Omit<LaunchRequest, 'console'>> {
+  if (!['auto', 'kvm', 'tcg'].includes(options.accel)) {
+    throw new KilnError(ErrorCodes.USAGE, `unknown accelerator "${options.accel}"`, { hint: 'use --accel auto, kvm or tcg' });
+  }
+  if (options.net !== 'user' && options.net !== 'none') {
+    throw new KilnError(ErrorCodes.USAGE, `unknown network mode "${options.net}"`, { hint: 'use --net user or --net none' });
+  }
+  return {
+    imageDir,
+    ...(args.length > 0 ? { args } : {}),
+    ...(options.env.length > 0 ? { env: parseEnvAssignments(options.env, env) } : {}),
+    ...(options.hostname ? { hostname: options.hostname } : {}),
+    ...(options.config ? { config: await readConfigFile(options.config) } : {}),
+    ...(options.memory ? { memoryMiB: parseMemory(options.memory) } : {}),
+    cpus: parsePositiveInt(options.cpus, '--cpus'),
+    accel: options.accel as 'auto' | 'kvm' | 'tcg',
+    network: options.net,
+    ports: options.publish.map(parsePortMapping),
+    ...(options.timeout ? { timeoutSeconds: parsePositiveInt(options.timeout, '--timeout') } : {}),
+    stopTimeoutSeconds: parsePositiveInt(options.stopTimeout, '--stop-timeout'),
+    ...(options.gdb ? { gdb: { address: '127.0.0.1', port: parsePositiveInt(options.gdb, '--gdb') } } : {}),
+    ...(options.verbose ? { verbose: true } : {}),
+  };
+}
+
+async function readConfigFile(path: string): Promise<Record<string, unknown>> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (error) {
+    throw new KilnError(ErrorCodes.CONFIG_INVALID, `cannot read runtime config ${path}`, { cause: error, hint: 'check the --config path' });
+  }
+  try {
+    return JSON.parse(text) as Record<string, unknown>;
+  } catch (error) {
+    throw new KilnError(ErrorCodes.CONFIG_INVALID, `${path} is not valid JSON: ${(error as Error).message}`, { cause: error });
+  }
+}

@@ -1,0 +1,90 @@
+import type { BzImageInfo } from './bzimage.js';
+import type { KernelConfig } from './kconfig.js';
+
+/**
+ * Vocabulary of this folder:
+ * - a *kernel package* is a Debian binary package that ships /boot/vmlinuz-<release> and
+ *   lib/modules/<release>/ (e.g. linux-image-6.1.0-56-cloud-amd64); a *metapackage*
+ *   (linux-image-cloud-amd64) only depends on the current one;
+ * - a *kernel entry* is one unpacked kernel package in the cache, at
+ *   <cache>/kernels/<sha256 of the .deb>/, immutable once published;
+ * - *kernel components* (KernelComponents) are what a bake consumes: a kernel image file,
+ *   its release, its modules dir and config, whatever the source.
+ */
+
+/** Debian architectures kiln knows how to take kernels for. Only amd64 is implemented. */
+export type KernelArch = 'amd64';
+
+export interface ArchSpec {
+  /** dpkg's name for the architecture. */
+  dpkgArch: string;
+  /** Metapackage that always depends on the current cloud kernel. */
+  metaPackage: string;
+  /** Boot image format the package ships in /boot/vmlinuz-*. */
+  imageFormat: 'bzImage';
+}
+
+/**
+ * Per-architecture facts. arm64 would be { dpkgArch: 'arm64', metaPackage:
+ * 'linux-image-cloud-arm64', imageFormat: 'arm64-Image' }: downloading it on an amd64 host
+ * needs `dpkg --add-architecture arm64` + `apt-get update` (a host change kiln must not make
+ * itself), and its /boot/vmlinuz is a gzip'd arm64 Image, not a bzImage, so it needs its own
+ * header parser. Adding it means widening KernelArch and those two places, nothing else.
+ */
+export const ARCHES: Record<KernelArch, ArchSpec> = {
+  amd64: { dpkgArch: 'amd64', metaPackage: 'linux-image-cloud-amd64', imageFormat: 'bzImage' },
+};
+
+export type KernelSource =
+  | { kind: 'debian'; package: string; version: string; sha256: string }
+  | { kind: 'local'; path: string; sha256: string };
+
+export interface KernelComponents {
+  source: KernelSource;
+  /** Kernel image to hand to the VMM (in the cache for Debian kernels, the user's file otherwise). */
+  kernelPath: string;
+  kernelSha256: string;
+  /** `uname -r` of the kernel: the name of its lib/modules directory. */
+  release: string;
+  /** 'bzImage' (x86 boot protocol, `setup` is set) or an ELF 'vmlinux' (PVH entry, no setup header). */
+  format: 'bzImage' | 'vmlinux';
+  /**
+   * Memory the kernel needs, linearly, to start: a bzImage's init_size; for a vmlinux the span
+   * of its loadable segments. Use this rather than setup.initSize so both formats work.
+   */
+  initSize: number;
+  /** Absolute path of lib/modules/<release>, when the kernel has modules. */
+  modulesDir?: string;
+  /** The kernel's build config, when known (always for Debian kernels). */
+  config?: KernelConfig;
+  /** Boot header facts; present when format is 'bzImage'. */
+  setup?: BzImageInfo;
+}
+
+/** Contents of meta.json in a kernel entry. Only facts about the .deb: same package, same file. */
+export interface KernelEntryMeta {
+  package: string;
+  version: string;
+  sha256: string;
+  release: string;
+  arch: string;
+}
+
+/** Exactly which Debian kernel to use, e.g. from a lockfile: no resolution, hash enforced. */
+export interface DebianKernelPin {
+  package: string;
+  version: string;
+  sha256: string;
+}
+
+export interface ObtainKernelOptions {
+  arch?: KernelArch;
+  /** A local bzImage or vmlinux instead of a Debian package. */
+  kernelPath?: string;
+  /** With kernelPath: lib/modules/<release>, or a tree containing lib/modules/<release>. */
+  modulesDir?: string;
+  /** A kernel package or metapackage; default: the arch's cloud metapackage. */
+  packageName?: string;
+  /** Use exactly this package version and .deb hash (overrides packageName). */
+  pin?: DebianKernelPin;
+}

@@ -1,0 +1,95 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { z } from 'zod';
+import { KilnError, ErrorCodes } from '../errors.js';
+
+/**
+ * image.json: the manifest of a baked image directory. It describes everything inside the
+ * image (each file with its sha256), so an image can be launched, inspected and audited with
+ * nothing but the directory. Bumping IMAGE_FORMAT is required for incompatible changes.
+ */
+export const IMAGE_FORMAT = 1;
+export const MANIFEST_FILE = 'image.json';
+
+const sha = z.string().regex(/^[0-9a-f]{64}$/);
+
+export const ImageFileSchema = z.object({
+  path: z.string(),
+  kind: z.enum(['file', 'dir', 'symlink', 'chardev']),
+  role: z.enum(['init', 'app', 'interpreter', 'library', 'module', 'config', 'skeleton']),
+  mode: z.number().int(),
+  size: z.number().int().optional(),
+  sha256: sha.optional(),
+  target: z.string().optional(),
+});
+
+export const ImageManifestSchema = z.object({
+  format: z.literal(IMAGE_FORMAT),
+  target: z.string(),
+  arch: z.string(),
+  cmdline: z.string(),
+  kernel: z.object({
+    file: z.string(),
+    sha256: sha,
+    release: z.string(),
+    initSize: z.number().int(),
+    source: z.union([
+      z.object({ kind: z.literal('debian'), package: z.string(), version: z.string(), sha256: sha }),
+      z.object({ kind: z.literal('local'), path: z.string(), sha256: sha }),
+    ]),
+  }),
+  initrd: z.object({ file: z.string(), sha256: sha, size: z.number().int() }),
+  app: z.object({
+    guestPath: z.string(),
+    args: z.array(z.string()),
+    env: z.record(z.string(), z.string()),
+    workdir: z.string().optional(),
+    linkage: z.enum(['static', 'dynamic']),
+    interpreter: z.string().optional(),
+    sha256: sha,
+  }),
+  componentSets: z.array(z.string()),
+  modules: z.array(z.object({ name: z.string(), path: z.string(), sha256: sha })),
+  shim: z.object({ sha256: sha, compiler: z.string() }),
+  memory: z.object({ minimumMiB: z.number().int(), defaultMiB: z.number().int() }),
+  files: z.array(ImageFileSchema),
+  kiln: z.object({ version: z.string() }),
+});
+
+export type ImageManifest = z.infer<typeof ImageManifestSchema>;
+export type ImageFile = z.infer<typeof ImageFileSchema>;
+
+export interface LoadedImage {
+  dir: string;
+  manifest: ImageManifest;
+  kernelPath: string;
+  initrdPath: string;
+}
+
+export async function loadImage(dir: string): Promise<LoadedImage> {
+  const manifestPath = join(dir, MANIFEST_FILE);
+  let text: string;
+  try {
+    text = await readFile(manifestPath, 'utf8');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    throw new KilnError(ErrorCodes.IMAGE_NOT_FOUND, code === 'ENOENT' || code === 'ENOTDIR' ? `${dir} is not a kiln image (no ${MANIFEST_FILE})` : `cannot read ${manifestPath}`, {
+      hint: 'bake one first: kiln bake APP -o IMAGE',
+      cause: error,
+    });
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (error) {
+    throw new KilnError(ErrorCodes.IMAGE_INVALID, `${manifestPath} is not valid JSON`, { cause: error, hint: 'bake the image again' });
+  }
+  const parsed = ImageManifestSchema.safeParse(json);
+  if (!parsed.success) {
+    throw new KilnError(ErrorCodes.IMAGE_INVALID, `${manifestPath} is not a valid kiln image manifest`, {
+      details: parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`),
+      hint: 'bake the image again with this version of kiln',
+    });
+  }
+  return { dir, manifest: parsed.data, kernelPath: join(dir, parsed.data.kernel.file), initrdPath: join(dir, parsed.data.initrd.file) };
+}

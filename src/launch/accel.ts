@@ -1,0 +1,133 @@
+import { access, constants, readFile, stat } from 'node:fs/promises';
+import { hostname, release } from 'node:os';
+import { join } from 'node:path';
+import type { Context } from '../context.js';
+import { KilnError, ErrorCodes } from '../errors.js';
+import type { LoadedImage } from '../image/manifest.js';
+import { GUEST_INIT, runtimeConfRecords } from '../init/contract.js';
+import { pcMachineOptions } from '../targets/qemu/machine.js';
+import { toArgv } from '../targets/qemu/options.js';
+import { qemuTarget } from '../targets/registry.js';
+import { run } from '../util/exec.js';
+import { canonicalJson, sha256, writeFileAtomically } from '../util/fs.js';
+import { createRunDir } from './rundir.js';
+import { runVm } from './vm.js';
+
+export type AccelChoice = 'auto' | 'kvm' | 'tcg';
+export interface AccelDecision {
+  accel: 'kvm' | 'tcg';
+  reason: string;
+  cached: boolean;
+}
+
+/**
+ * A healthy KVM boots the stock kernel to the shim in well under a second, and TCG in about
+ * one and a half; a KVM that needs longer than this is slower than emulation (a software
+ * nested-virtualisation stand-in crawls, then dies), so `auto` prefers TCG.
+ */
+const PROBE_LIMIT_SECONDS = 6;
+const VERDICT_MAX_AGE_MS = 7 * 24 * 3600 * 1000;
+
+interface Verdict {
+  usable: boolean;
+  reason: string;
+  probedAt: string;
+  hostKey: string;
+}
+
+export async function resolveAccel(ctx: Context, choice: AccelChoice, image: LoadedImage): Promise<AccelDecision> {
+  if (choice === 'tcg') return { accel: 'tcg', reason: 'requested with --accel tcg', cached: false };
+  const kvmProblem = await kvmDeviceProblem();
+  if (choice === 'kvm') {
+    if (kvmProblem) {
+      throw new KilnError(ErrorCodes.ACCEL_UNAVAILABLE, `KVM was requested but ${kvmProblem}`, {
+        hint: 'use --accel tcg (software emulation), or load the kvm module and give this user access to /dev/kvm',
+      });
+    }
+    return { accel: 'kvm', reason: 'requested with --accel kvm', cached: false };
+  }
+  if (kvmProblem) return { accel: 'tcg', reason: `${kvmProblem}, so using TCG`, cached: false };
+
+  const qemuVersion = (await run('qemu-system-x86_64', ['--version'])).stdout.split('\n')[0] ?? '';
+  const hostKey = sha256([hostname(), release(), qemuVersion, await cpuModel(), String((await stat('/dev/kvm')).rdev)].join('\n'));
+  const verdictPath = join(ctx.paths.cache, 'accel', `${hostKey}.json`);
+  const previous = await readVerdict(verdictPath);
+  let verdict: Verdict;
+  let cached = false;
+  if (previous && previous.hostKey === hostKey && Date.now() - Date.parse(previous.probedAt) < VERDICT_MAX_AGE_MS) {
+    verdict = previous;
+    cached = true;
+  } else {
+    ctx.reporter.emit({ type: 'step', step: 'accel', message: `probing KVM with a ${PROBE_LIMIT_SECONDS}s test boot (result is cached)` });
+    verdict = { ...(await probeKvm(ctx, image)), probedAt: new Date().toISOString(), hostKey };
+    await writeFileAtomically(verdictPath, canonicalJson(verdict));
+  }
+  const decision: AccelDecision = verdict.usable
+    ? { accel: 'kvm', reason: verdict.reason, cached }
+    : { accel: 'tcg', reason: `KVM is present but not usable: ${verdict.reason}; using TCG`, cached };
+  return decision;
+}
+
+async function kvmDeviceProblem(): Promise<string | undefined> {
+  try {
+    await access('/dev/kvm', constants.R_OK | constants.W_OK);
+    return undefined;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'this host has no /dev/kvm' : 'this user cannot open /dev/kvm';
+  }
+}
+
+async function cpuModel(): Promise<string> {
+  const cpuinfo = await readFile('/proc/cpuinfo', 'utf8').catch(() => '');
+  return cpuinfo.match(/^model name\s*:\s*(.*)$/m)?.[1] ?? 'unknown';
+}
+
+async function readVerdict(path: string): Promise<Verdict | undefined> {
+  try {
+    return JSON.parse(await readFile(path, 'utf8')) as Verdict;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Boots the image's own kernel and shim under KVM with a trivial app: the shim's --version. */
+async function probeKvm(ctx: Context, image: LoadedImage): Promise<{ usable: boolean; reason: string }> {
+  const records = runtimeConfRecords({ path: GUEST_INIT, args: ['--version'], env: {} }, { version: 1 }, {
+    statusDevice: qemuTarget.statusDevice,
+    exit: qemuTarget.exit,
+  });
+  const runDir = await createRunDir(image, records, { version: 1, probe: true });
+  const started = Date.now();
+  try {
+    const argv = toArgv(
+      pcMachineOptions({
+        kernelPath: image.kernelPath,
+        initrdPath: runDir.initrdPath,
+        cmdline: image.manifest.cmdline,
+        memoryMiB: image.manifest.memory.defaultMiB,
+        cpus: 1,
+        accel: 'kvm',
+        network: { kind: 'none' },
+        consoleLogPath: `${runDir.dir}/console.log`,
+        statusPath: runDir.statusPath,
+        qmpSocketPath: runDir.qmpSocketPath,
+      }),
+    );
+    const result = await runVm(ctx, {
+      qemu: 'qemu-system-x86_64',
+      argv,
+      statusPath: runDir.statusPath,
+      qmpSocketPath: runDir.qmpSocketPath,
+      timeoutSeconds: PROBE_LIMIT_SECONDS,
+      stopTimeoutSeconds: 1,
+    }).catch((error: unknown) => ({ error }));
+    const seconds = ((Date.now() - started) / 1000).toFixed(2);
+    if ('error' in result) return { usable: false, reason: `the probe VM failed (${(result.error as Error).message})` };
+    if (result.report.kind === 'exited' && result.report.code === 0) return { usable: true, reason: `a KVM probe boot took ${seconds}s` };
+    if (result.report.kind === 'timeout') return { usable: false, reason: `a KVM probe boot did not finish within ${PROBE_LIMIT_SECONDS}s` };
+    const detail = result.report.kind === 'crashed' ? result.report.message : JSON.stringify(result.report);
+    return { usable: false, reason: `a KVM probe boot failed after ${seconds}s (${detail})` };
+  } finally {
+    await runDir.remove();
+  }
+}

@@ -1,0 +1,41 @@
+import { mkdtemp, mkdir } from 'node:fs/promises';
+import { homedir, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
+import { createContext, type Context } from '../src/context.js';
+import { MemoryReporter } from '../src/events.js';
+import { compileC } from '../src/toolchain/musl.js';
+import { launch, type LaunchRequest, type LaunchResult } from '../src/launch/launch.js';
+
+/** One cache per machine for every test run, so Debian's kernel is downloaded once. */
+export const SHARED_CACHE = process.env.KILN_CACHE_DIR ?? join(homedir(), '.cache', 'kiln-test');
+
+export async function tempDir(prefix = 'kiln-test-'): Promise<string> {
+  return mkdtemp(join(tmpdir(), prefix));
+}
+
+export function testContext(cache = SHARED_CACHE): { ctx: Context; events: MemoryReporter } {
+  const events = new MemoryReporter();
+  return { ctx: createContext({ paths: { cache, state: join(cache, 'state') }, reporter: events }), events };
+}
+
+/** Builds one of examples/ (or a C file of the test's) as a static musl binary. */
+export async function buildC(ctx: Context, source: string, outDir: string, name: string, cflags: string[] = []): Promise<string> {
+  await mkdir(outDir, { recursive: true });
+  const output = join(outDir, name);
+  await compileC(ctx, { sources: [source], output, cflags });
+  return output;
+}
+
+export interface Captured extends LaunchResult {
+  output: string;
+}
+
+/** Launches under TCG (the accelerator that works on the test machines) and captures the console. */
+export async function launchCaptured(ctx: Context, request: Omit<LaunchRequest, 'console'>): Promise<Captured> {
+  const stream = new PassThrough();
+  let output = '';
+  stream.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
+  const result = await launch(ctx, { accel: 'tcg', timeoutSeconds: 120, ...request, console: stream });
+  return { ...result, output: output.replace(/\r\n/g, '\n') };
+}

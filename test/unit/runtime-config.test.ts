@@ -1,0 +1,79 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { parseRuntimeConfig, runtimeConfigJsonSchema } from '../../src/config/runtime.js';
+import { decodeRecords, encodeRecords } from '../../src/config/wire.js';
+import { runtimeConfRecords, imageConfRecords } from '../../src/init/contract.js';
+import { KilnError } from '../../src/errors.js';
+
+test('a valid config parses and keeps its values', () => {
+  const config = parseRuntimeConfig({
+    version: 1,
+    args: ['-x', 'two words'],
+    env: { GREETING: 'hi', EMPTY: '' },
+    hostname: 'web-1',
+    network: { interfaces: [{ name: 'eth0', address: '10.0.2.15/24', gateway: '10.0.2.2' }], dns: ['10.0.2.3'] },
+  });
+  assert.deepEqual(config.args, ['-x', 'two words']);
+  assert.equal(config.network?.interfaces[0]?.gateway, '10.0.2.2');
+});
+
+test('every problem is listed with its path', () => {
+  try {
+    parseRuntimeConfig({
+      version: 2,
+      env: { '1BAD': 'x' },
+      hostname: 'not_valid!',
+      network: { interfaces: [{ name: 'eth0', address: '10.0.2.300/24' }, { name: 'eth0', address: '10.0.0.1/8' }] },
+      surprise: true,
+    });
+    assert.fail('expected an error');
+  } catch (error) {
+    assert.ok(error instanceof KilnError);
+    assert.equal(error.code, 'KILN_CONFIG_INVALID');
+    const paths = error.details.map((line) => line.split(':')[0]);
+    for (const path of ['version', 'env.1BAD', 'hostname', 'network.interfaces.0.address', '(root)']) {
+      assert.ok(paths.includes(path), `missing ${path} in ${JSON.stringify(error.details)}`);
+    }
+  }
+});
+
+test('a NUL byte in an argument is refused (the guest format cannot carry it)', () => {
+  assert.throws(() => parseRuntimeConfig({ version: 1, args: ['a\0b'] }), /invalid/);
+});
+
+test('the JSON Schema is generated from the same schema', () => {
+  const schema = runtimeConfigJsonSchema() as { properties: Record<string, unknown>; required: string[] };
+  assert.deepEqual(Object.keys(schema.properties).sort(), ['args', 'env', 'hostname', 'network', 'verbose', 'version', 'workdir']);
+  assert.deepEqual(schema.required, ['version']);
+});
+
+test('wire records round-trip, including empty values and UTF-8', () => {
+  const records = [['app', '/app/x'], ['arg', ''], ['env', 'NAME=välue']] as const;
+  assert.deepEqual(decodeRecords(encodeRecords(records)), records);
+  assert.deepEqual(decodeRecords(encodeRecords(imageConfRecords(['/lib/modules/a.ko']))), [['module', '/lib/modules/a.ko']]);
+});
+
+test('runtime records: runtime args replace defaults, env is merged and sorted', () => {
+  const records = runtimeConfRecords(
+    { path: '/app/hello', args: ['default'], env: { A: '1', B: '2' } },
+    parseRuntimeConfig({ version: 1, args: ['x'], env: { B: 'override', C: '3' }, hostname: 'h' }),
+    { statusDevice: '/dev/ttyS1', exit: { kind: 'isa-debug-exit', port: 0xf4 } },
+  );
+  assert.deepEqual(records, [
+    ['version', '1'],
+    ['app', '/app/hello'],
+    ['arg', 'x'],
+    ['env', 'A=1'],
+    ['env', 'B=override'],
+    ['env', 'C=3'],
+    ['hostname', 'h'],
+    ['status', '/dev/ttyS1'],
+    ['exit', 'isa-debug-exit:0xf4'],
+  ]);
+  const defaults = runtimeConfRecords({ path: '/a', args: ['d1', 'd2'], env: {} }, parseRuntimeConfig({ version: 1 }), {
+    statusDevice: '/dev/ttyS1',
+    exit: { kind: 'poweroff' },
+  });
+  assert.deepEqual(defaults.filter(([key]) => key === 'arg').map(([, value]) => value), ['d1', 'd2']);
+  assert.deepEqual(defaults.at(-1), ['exit', 'poweroff']);
+});
