@@ -3,6 +3,7 @@
 // the host, print it, and stop the VM (ACPI power button → SIGTERM to the server).
 import { mkdir } from 'node:fs/promises';
 import { PassThrough } from 'node:stream';
+import { createInterface } from 'node:readline';
 import { bake, compileC, createContext, getTarget, launch } from '../dist/src/index.js';
 import { createRenderer } from '../dist/src/cli/render.js';
 import { findFreePort } from '../dist/src/launch/ports.js';
@@ -19,7 +20,7 @@ const image = await bake(ctx, { appPath: 'build/http-server', target: getTarget(
 const port = await findFreePort();
 console.log(`3. booting it with -p ${port}:80`);
 const consoleStream = new PassThrough();
-consoleStream.on('data', (chunk) => process.stdout.write(`   [guest] ${chunk}`));
+createInterface({ input: consoleStream }).on('line', (line) => console.log(`   [guest] ${line.replace(/\r$/, '')}`));
 const stop = new AbortController();
 const running = launch(ctx, {
   imageDir: image.dir,

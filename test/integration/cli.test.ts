@@ -1,0 +1,145 @@
+import { test, before } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { findFreePort } from '../../src/launch/ports.js';
+import { buildC, SHARED_CACHE, tempDir, testContext } from '../helpers.js';
+
+/** The real `kiln` executable, as a user runs it: argv in, stdout/stderr/exit status out. */
+const KILN = new URL('../../src/cli/main.js', import.meta.url).pathname;
+
+interface Ran {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function kiln(args: string[], options: { onStdout?: (text: string, child: ReturnType<typeof spawn>) => void } = {}): Promise<Ran> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [KILN, ...args], { env: { ...process.env, KILN_CACHE_DIR: SHARED_CACHE }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      stdout += chunk.toString();
+      options.onStdout?.(stdout, child);
+    });
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout: stdout.replace(/\r\n/g, '\n'), stderr }));
+  });
+}
+
+const { ctx } = testContext();
+let work: string;
+let hello: string;
+let helloImage: string;
+let server: string;
+
+before(async () => {
+  work = await tempDir();
+  hello = await buildC(ctx, 'examples/hello/hello.c', work, 'hello');
+  server = await buildC(ctx, 'examples/http/server.c', work, 'http-server');
+  helloImage = join(work, 'hello.img');
+  const baked = await kiln(['bake', hello, '--target', 'qemu', '-o', helloImage]);
+  assert.equal(baked.code, 0, baked.stderr);
+});
+
+test('kiln run: bake + launch in one step, the app exit status is kiln exit status', async () => {
+  const ran = await kiln(['run', hello, '--accel', 'tcg', '-e', 'GREETING=hi', '--', 'a', '--exit', '5']);
+  assert.equal(ran.code, 5, ran.stderr);
+  assert.match(ran.stdout, /hello from kiln: hi\narg\[1\]=a\n/);
+  assert.match(ran.stderr, /accelerator tcg/);
+});
+
+test('kiln launch with default accel says which accelerator it chose and why', async () => {
+  const ran = await kiln(['launch', helloImage, '--', 'x']);
+  assert.equal(ran.code, 0, ran.stderr);
+  assert.match(ran.stderr, /accelerator (tcg|kvm): \S+/);
+});
+
+test('--accel kvm on a host without usable KVM is a coded error, not a hang', async () => {
+  const ran = await kiln(['launch', helloImage, '--accel', 'kvm', '--timeout', '60']);
+  if (existsSync('/dev/kvm')) {
+    assert.ok(ran.code === 0 || /KILN_ACCEL_UNAVAILABLE/.test(ran.stderr), ran.stderr);
+  } else {
+    assert.equal(ran.code, 125);
+    assert.match(ran.stderr, /error KILN_ACCEL_UNAVAILABLE: KVM was requested but this host has no \/dev\/kvm/);
+    assert.match(ran.stderr, /hint: use --accel tcg/);
+  }
+});
+
+test('Ctrl-C (SIGINT) stops the VM cleanly: the app gets SIGTERM and its status comes back', async () => {
+  const port = await findFreePort();
+  let sent = false;
+  const ran = await kiln(['launch', await bakeServer(), '--accel', 'tcg', '-p', `${port}:80`, '--timeout', '120'], {
+    onStdout: (text, child) => {
+      if (!sent && text.includes('listening on port 80')) {
+        sent = true;
+        child.kill('SIGINT');
+      }
+    },
+  });
+  assert.ok(sent, 'the server came up');
+  assert.match(ran.stdout, /http-server: stopping after 0 requests/);
+  assert.equal(ran.code, 0, ran.stderr);
+});
+
+async function bakeServer(): Promise<string> {
+  const image = join(work, 'server.img');
+  const baked = await kiln(['bake', server, '-o', image]);
+  assert.equal(baked.code, 0, baked.stderr);
+  return image;
+}
+
+test('bad input gets a stable code and a hint, and exit status 125', async () => {
+  const cases: [string[], RegExp][] = [
+    [['bake', join(work, 'missing'), '-o', join(work, 'm.img')], /error KILN_APP_NOT_FOUND/],
+    [['bake', hello, '--target', 'vax', '-o', join(work, 'v.img')], /error KILN_TARGET_UNKNOWN: unknown target "vax"\n\s+hint: known targets: qemu/],
+    [['launch', helloImage, '-p', '8080'], /error KILN_USAGE: invalid port mapping "8080"/],
+    [['launch', helloImage, '-e', '1=x'], /error KILN_USAGE: invalid environment assignment "1=x"/],
+    [['launch', helloImage, '-m', '40M'], /error KILN_MEMORY_TOO_SMALL: 40 MiB is not enough to boot this image \(it needs at least \d+ MiB\)\n\s+hint: use -m \d+M or more/],
+    [['launch', helloImage, '--accel', 'warp'], /error KILN_USAGE: unknown accelerator "warp"/],
+    [['launch', join(work, 'nothing-here')], /error KILN_IMAGE_NOT_FOUND/],
+  ];
+  for (const [args, expected] of cases) {
+    const ran = await kiln(args);
+    assert.equal(ran.code, 125, `${args.join(' ')}: ${ran.stderr}`);
+    assert.match(ran.stderr, expected);
+  }
+});
+
+test('an invalid runtime config file lists every problem with its path', async () => {
+  const config = join(work, 'bad-config.json');
+  await writeFile(config, JSON.stringify({ version: 1, hostname: 'bad_name', env: { 'X-Y': '1' }, args: 'not-a-list' }));
+  const ran = await kiln(['launch', helloImage, '--config', config]);
+  assert.equal(ran.code, 125);
+  assert.match(ran.stderr, /error KILN_CONFIG_INVALID: runtime config is invalid \(3 problems\)/);
+  for (const path of ['hostname:', 'env.X-Y:', 'args:']) assert.ok(ran.stderr.includes(`  ${path}`), `${path} in ${ran.stderr}`);
+});
+
+test('a valid runtime config file is used, and flags override it', async () => {
+  const config = join(work, 'config.json');
+  await writeFile(config, JSON.stringify({ version: 1, args: ['from-config'], env: { GREETING: 'from-config' } }));
+  const fromFile = await kiln(['launch', helloImage, '--accel', 'tcg', '--net', 'none', '--config', config]);
+  assert.match(fromFile.stdout, /hello from kiln: from-config\narg\[1\]=from-config\n/);
+  const overridden = await kiln(['launch', helloImage, '--accel', 'tcg', '--net', 'none', '--config', config, '-e', 'GREETING=flag', '--', 'from-flag']);
+  assert.match(overridden.stdout, /hello from kiln: flag\narg\[1\]=from-flag\n/);
+});
+
+test('--json renders errors as NDJSON with the code', async () => {
+  const ran = await kiln(['--json', 'launch', join(work, 'nothing-here')]);
+  const last = JSON.parse(ran.stderr.trim().split('\n').at(-1)!);
+  assert.equal(last.type, 'error');
+  assert.equal(last.code, 'KILN_IMAGE_NOT_FOUND');
+  assert.ok(last.hint);
+});
+
+test('kiln config schema prints the JSON Schema; kiln targets lists qemu', async () => {
+  const schema = JSON.parse((await kiln(['config', 'schema'])).stdout);
+  assert.equal(schema.type, 'object');
+  assert.ok(schema.properties.network);
+  const targets = await kiln(['targets']);
+  assert.match(targets.stdout, /^qemu\s+launchable/m);
+});
