@@ -1,3 +1,4 @@
+import { rmSync } from 'node:fs';
 import { mkdtemp, mkdir } from 'node:fs/promises';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,8 +11,16 @@ import { launch, type LaunchRequest, type LaunchResult } from '../src/launch/lau
 /** One cache per machine for every test run, so Debian's kernel is downloaded once. */
 export const SHARED_CACHE = process.env.KILN_CACHE_DIR ?? join(homedir(), '.cache', 'kiln-test');
 
+const tempDirs: string[] = [];
+process.on('exit', () => {
+  for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
+});
+
+/** A private directory, removed when the test file's process exits. */
 export async function tempDir(prefix = 'kiln-test-'): Promise<string> {
-  return mkdtemp(join(tmpdir(), prefix));
+  const dir = await mkdtemp(join(tmpdir(), prefix));
+  tempDirs.push(dir);
+  return dir;
 }
 
 export function testContext(cache = SHARED_CACHE): { ctx: Context; events: MemoryReporter } {

@@ -37,7 +37,9 @@ interface Verdict {
 
 export async function resolveAccel(ctx: Context, choice: AccelChoice, image: LoadedImage): Promise<AccelDecision> {
   if (choice === 'tcg') return { accel: 'tcg', reason: 'requested with --accel tcg', cached: false };
-  const kvmProblem = await kvmDeviceProblem();
+  // KILN_KVM_DEVICE lets tests point the device check elsewhere; QEMU itself still opens /dev/kvm.
+  const kvmDevice = ctx.env.KILN_KVM_DEVICE ?? '/dev/kvm';
+  const kvmProblem = await kvmDeviceProblem(kvmDevice);
   if (choice === 'kvm') {
     if (kvmProblem) {
       throw new KilnError(ErrorCodes.ACCEL_UNAVAILABLE, `KVM was requested but ${kvmProblem}`, {
@@ -49,7 +51,7 @@ export async function resolveAccel(ctx: Context, choice: AccelChoice, image: Loa
   if (kvmProblem) return { accel: 'tcg', reason: `${kvmProblem}, so using TCG`, cached: false };
 
   const qemuVersion = (await run('qemu-system-x86_64', ['--version'])).stdout.split('\n')[0] ?? '';
-  const hostKey = sha256([hostname(), release(), qemuVersion, await cpuModel(), String((await stat('/dev/kvm')).rdev)].join('\n'));
+  const hostKey = sha256([hostname(), release(), qemuVersion, await cpuModel(), String((await stat(kvmDevice)).rdev)].join('\n'));
   const verdictPath = join(ctx.paths.cache, 'accel', `${hostKey}.json`);
   const previous = await readVerdict(verdictPath);
   let verdict: Verdict;
@@ -68,9 +70,9 @@ export async function resolveAccel(ctx: Context, choice: AccelChoice, image: Loa
   return decision;
 }
 
-async function kvmDeviceProblem(): Promise<string | undefined> {
+async function kvmDeviceProblem(device: string): Promise<string | undefined> {
   try {
-    await access('/dev/kvm', constants.R_OK | constants.W_OK);
+    await access(device, constants.R_OK | constants.W_OK);
     return undefined;
   } catch (error) {
     return (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'this host has no /dev/kvm' : 'this user cannot open /dev/kvm';
@@ -122,7 +124,10 @@ async function probeKvm(ctx: Context, image: LoadedImage): Promise<{ usable: boo
       stopTimeoutSeconds: 1,
     }).catch((error: unknown) => ({ error }));
     const seconds = ((Date.now() - started) / 1000).toFixed(2);
-    if ('error' in result) return { usable: false, reason: `the probe VM failed (${(result.error as Error).message})` };
+    if ('error' in result) {
+      const error = result.error as Error & { details?: string[] };
+      return { usable: false, reason: `the probe VM failed (${[error.message, ...(error.details ?? [])].join('; ')})` };
+    }
     if (result.report.kind === 'exited' && result.report.code === 0) return { usable: true, reason: `a KVM probe boot took ${seconds}s` };
     if (result.report.kind === 'timeout') return { usable: false, reason: `a KVM probe boot did not finish within ${PROBE_LIMIT_SECONDS}s` };
     const detail = result.report.kind === 'crashed' ? result.report.message : JSON.stringify(result.report);
