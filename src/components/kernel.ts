@@ -4,7 +4,8 @@ import type { Context } from '../context.js';
 import { KilnError, ErrorCodes, isKilnError } from '../errors.js';
 import { canonicalJson, publishDirectory, sha256, sha256File } from '../util/fs.js';
 import { throwIfAborted } from './abort.js';
-import { aptDownload, isVersionedKernelPackage, resolveKernelPackage } from './apt.js';
+import { aptDownload, isVersionedKernelPackage } from './apt.js';
+import { resolveKernelPackageCached } from './apt-memo.js';
 import { parseBzImage } from './bzimage.js';
 import { KERNEL_CONFIG_FILE, KERNEL_IMAGE_FILE, KERNEL_META_FILE, kernelEntryDir, kernelsDir, newestKernelEntry, readKernelEntry } from './cache.js';
 import { parseKernelConfig } from './kconfig.js';
@@ -40,7 +41,7 @@ async function currentKernelEntry(ctx: Context, packageName: string, arch: ArchS
   ctx.reporter.emit({ type: 'step', step: 'kernel-resolve', message: `asking apt for the current ${packageName}` });
   let resolved;
   try {
-    resolved = await resolveKernelPackage(ctx, packageName, arch);
+    resolved = await resolveKernelPackageCached(ctx, packageName, arch);
   } catch (error) {
     if (!isKilnError(error, ErrorCodes.KERNEL_NOT_FOUND) && !isKilnError(error, ErrorCodes.TOOL_MISSING)) throw error;
     const fallback = await newestKernelEntry(ctx.paths.cache, matchesRequest(packageName, arch));
