@@ -64,6 +64,7 @@ async function publishImage(fromDir: string, outputDir: string): Promise<void> {
     await rm(outputDir, { recursive: true });
   }
   await mkdir(dirname(outputDir), { recursive: true });
+  await removeStaleStaging(outputDir);
   const staging = join(dirname(outputDir), `.${basename(outputDir)}.new-${process.pid}`);
   await rm(staging, { recursive: true, force: true });
   try {
@@ -81,5 +82,27 @@ async function publishImage(fromDir: string, outputDir: string): Promise<void> {
   } catch (error) {
     await rm(staging, { recursive: true, force: true });
     throw error;
+  }
+}
+
+/**
+ * A bake killed between staging and rename leaves `.NAME.new-PID` (or `.old-PID`) beside the
+ * output; it is never mistaken for the image, and the next bake of NAME removes it once PID
+ * is gone.
+ */
+async function removeStaleStaging(outputDir: string): Promise<void> {
+  const prefix = `.${basename(outputDir)}.`;
+  for (const name of await readdir(dirname(outputDir)).catch(() => [] as string[])) {
+    const match = name.startsWith(prefix) ? name.slice(prefix.length).match(/^(?:new|old)-(\d+)$/) : null;
+    if (match && !processAlive(Number(match[1]))) await rm(join(dirname(outputDir), name), { recursive: true, force: true });
+  }
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
