@@ -8,10 +8,10 @@ import { dirname, join, relative } from 'node:path';
 import { createContext, type Context } from '../../src/context.js';
 import { MemoryReporter } from '../../src/events.js';
 import { encodeRecords, type WireRecord } from '../../src/config/wire.js';
+import { obtainKernel, loadModuleIndex } from '../../src/components/index.js';
 import { buildShim } from '../../src/init/build.js';
 import { compileC } from '../../src/toolchain/musl.js';
 import { run } from '../../src/util/exec.js';
-import { publishDirectory } from '../../src/util/fs.js';
 
 /**
  * Boots the real shim as PID 1 under QEMU/TCG with Debian's cloud kernel and checks the guest
@@ -392,35 +392,14 @@ async function qmpCommand(socketPath: string, command: object): Promise<void> {
 }
 
 /**
- * Debian's current cloud kernel, downloaded with apt and unpacked once into the test cache.
- * (Until the tests switch to the components API, which does this properly.)
+ * Debian's current cloud kernel through the components API (downloaded once into the test cache).
  */
 async function debianCloudKernel(cache: string): Promise<Kernel> {
-  const dir = join(cache, 'shim-test-kernel');
-  try {
-    await access(join(dir, 'root'));
-  } catch {
-    await publishDirectory(dir, async (tmp) => {
-      const depends = await run('apt-cache', ['depends', 'linux-image-cloud-amd64']);
-      const pkg = /Depends: (linux-image-\S+)/.exec(depends.stdout)?.[1];
-      assert.ok(pkg, `no kernel package behind linux-image-cloud-amd64:\n${depends.stdout}`);
-      await run('apt-get', ['download', pkg], { cwd: tmp });
-      const deb = (await readdir(tmp)).find((name) => name.endsWith('.deb'));
-      assert.ok(deb, 'apt-get download gave no .deb');
-      await run('dpkg-deb', ['-x', join(tmp, deb), join(tmp, 'root')]);
-      await rm(join(tmp, deb));
-    });
-  }
-  const boot = join(dir, 'root', 'boot');
-  const vmlinuz = (await readdir(boot)).find((name) => name.startsWith('vmlinuz-'));
-  assert.ok(vmlinuz, `no vmlinuz in ${boot}`);
+  const components = await obtainKernel(createContext({ paths: { cache, state: join(cache, 'state') } }), {});
+  const index = await loadModuleIndex(createContext({ paths: { cache, state: join(cache, 'state') } }), components);
   const modules = new Map<string, string>();
-  const modulesRoot = join(dir, 'root', 'lib', 'modules');
-  for (const entry of await readdir(modulesRoot, { recursive: true })) {
-    const name = /([^/]+)\.ko$/.exec(entry)?.[1];
-    if (name) modules.set(name.replace(/-/g, '_'), join(modulesRoot, entry));
-  }
-  return { vmlinuz: join(boot, vmlinuz), modules };
+  for (const [name, info] of index.modules) if (!info.builtin) modules.set(name, join(components.modulesDir!, info.path));
+  return { vmlinuz: components.kernelPath, modules };
 }
 
 function moduleFile(name: string): string {
