@@ -1,4 +1,6 @@
 import { spawn } from 'node:child_process';
+import { access, constants } from 'node:fs/promises';
+import { join } from 'node:path';
 import { KilnError, ErrorCodes } from '../errors.js';
 
 /** Debian package that provides each host tool kiln runs; used in "tool missing" hints. */
@@ -16,6 +18,12 @@ export const TOOL_PACKAGES: Record<string, string> = {
   zstd: 'zstd',
   lz4: 'lz4',
   setpriv: 'util-linux',
+  objcopy: 'binutils',
+  sfdisk: 'fdisk',
+  'mkfs.fat': 'dosfstools',
+  mmd: 'mtools',
+  mcopy: 'mtools',
+  'virt-xml-validate': 'libvirt-clients',
 };
 
 export interface RunResult {
@@ -84,4 +92,23 @@ export function toolMissing(program: string, cause?: unknown): KilnError {
 
 export function lastLines(text: string, count: number): string[] {
   return text.trimEnd().split('\n').slice(-count).filter((line) => line.length > 0);
+}
+
+/**
+ * The full path of `program` on PATH, or KILN_TOOL_MISSING naming its Debian package. Used
+ * before starting a program through a wrapper (setpriv), whose own "not found" would otherwise
+ * look like the program failing.
+ */
+export async function requireProgram(program: string, env: NodeJS.ProcessEnv = process.env): Promise<string> {
+  const dirs = program.includes('/') ? [''] : (env.PATH ?? '').split(':').filter(Boolean);
+  for (const dir of dirs) {
+    const candidate = dir ? join(dir, program) : program;
+    try {
+      await access(candidate, constants.X_OK);
+      return candidate;
+    } catch {
+      // not in this directory
+    }
+  }
+  throw toolMissing(program);
 }
