@@ -13,6 +13,34 @@ declare -A NEEDS=(
   [libc6-dev]=/usr/include/stdio.h
   [e2fsprogs]=mke2fs
   [cpio]=cpio
+  # Targets (src/targets, src/export) and their tests: UEFI firmware and the UKI stub (efi, disk),
+  # the ESP and GPT tools and qemu-img (disk), libvirt's schema checker (export --libvirt), and
+  # libxlutil, xl's config parser, to check xl.cfg without a hypervisor (xen).
+  [ovmf]=/usr/share/OVMF/OVMF_CODE.fd
+  [systemd-boot-efi]=/usr/lib/systemd/boot/efi/linuxx64.efi.stub
+  [dosfstools]=mkfs.fat
+  [mtools]=mcopy
+  [fdisk]=sfdisk
+  [qemu-utils]=qemu-img
+  [libvirt-clients]=virt-xml-validate
+  [libxml2-utils]=xmllint
+  [libxen-dev]=/usr/include/libxlutil.h
+  # Cross toolchain (src/toolchain) and its tests: C++ for the glibc tuple, binutils and
+  # pkg-config behind the wrappers, and the build systems the tests cross-build with.
+  [g++]=g++
+  [clang]=clang
+  [binutils]=x86_64-linux-gnu-ar
+  [pkgconf]=pkg-config
+  [autoconf]=autoconf
+  [automake]=automake
+  [libtool]=libtoolize
+  [make]=make
+  [cmake]=cmake
+  [meson]=meson
+  [ninja-build]=ninja
+  # Runtime tests (test/integration/network.test.ts): a real DHCP server in a network namespace.
+  [dnsmasq-base]=dnsmasq
+  [iproute2]=ip
 )
 missing=()
 for pkg in "${!NEEDS[@]}"; do

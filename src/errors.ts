@@ -21,6 +21,10 @@ export const ErrorCodes = {
   MODULE_DEPENDENCY_CYCLE: 'KILN_MODULE_DEPENDENCY_CYCLE',
   COMPONENT_SET_UNKNOWN: 'KILN_COMPONENT_SET_UNKNOWN',
   TARGET_UNKNOWN: 'KILN_TARGET_UNKNOWN',
+  /** The target's platform cannot run here (no dom0, no OVMF, …); the hint says what would. */
+  TARGET_UNAVAILABLE: 'KILN_TARGET_UNAVAILABLE',
+  /** A runtime config asks for something the image's target cannot carry (a tap on a user-mode-only target, a volume without block devices). */
+  TARGET_CANNOT_CARRY: 'KILN_TARGET_CANNOT_CARRY',
   CONFIG_INVALID: 'KILN_CONFIG_INVALID',
   USAGE: 'KILN_USAGE',
   IMAGE_NOT_FOUND: 'KILN_IMAGE_NOT_FOUND',
@@ -33,7 +37,17 @@ export const ErrorCodes = {
   VM_TIMEOUT: 'KILN_VM_TIMEOUT',
   SHIM_BUILD_FAILED: 'KILN_SHIM_BUILD_FAILED',
   COMPILER_MISSING: 'KILN_COMPILER_MISSING',
+  /** A target tuple the toolchain does not know (the hint lists the known ones). */
+  TUPLE_UNKNOWN: 'KILN_TUPLE_UNKNOWN',
+  /** The host compiler and the kiln wrappers did not produce a working program (the verdict says why). */
+  TOOLCHAIN_BROKEN: 'KILN_TOOLCHAIN_BROKEN',
   INTERRUPTED: 'KILN_INTERRUPTED',
+  VOLUME_INVALID: 'KILN_VOLUME_INVALID',
+  INSTANCE_NOT_FOUND: 'KILN_INSTANCE_NOT_FOUND',
+  INSTANCE_EXISTS: 'KILN_INSTANCE_EXISTS',
+  INSTANCE_STATE_CORRUPT: 'KILN_INSTANCE_STATE_CORRUPT',
+  INSTANCE_RUNNING: 'KILN_INSTANCE_RUNNING',
+  INSTANCE_BUSY: 'KILN_INSTANCE_BUSY',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];

@@ -14,16 +14,62 @@ export { KILN_VERSION } from './version.js';
 
 export { bake, gatherBakeInputs, planBake, applyBake, type BakeRequest, type BakeResult, type BakeInputs, type BakePlan } from './bake/index.js';
 export { launch, type LaunchRequest, type LaunchResult } from './launch/launch.js';
+export { type TapRequest } from './launch/launch.js';
+export {
+  createInstance,
+  inspectInstance,
+  listInstances,
+  stopInstance,
+  removeInstance,
+  type DetachedRequest,
+  type InstanceInfo,
+  type BrokenInstance,
+  type StopResult,
+} from './instances/manage.js';
+export { instanceLogs } from './instances/logs.js';
+export type { InstanceSpec, InstanceStatus, InstanceState, RestartPolicy } from './instances/store.js';
+export { prepareVolumes, makeExt4FromDirectory, type PreparedVolume } from './volumes/image.js';
 export { resolveAccel, type AccelChoice, type AccelDecision } from './launch/accel.js';
 export { parsePortMapping } from './launch/ports.js';
 export { exitCodeFor, describeExit } from './launch/status.js';
 export { loadImage, type ImageManifest, type LoadedImage } from './image/manifest.js';
-export { parseRuntimeConfig, runtimeConfigJsonSchema, type RuntimeConfig } from './config/runtime.js';
-export { getTarget, listTargets, probeTarget, type TargetProbe } from './targets/registry.js';
-export type { Target, TargetName } from './targets/types.js';
+export { parseRuntimeConfig, runtimeConfigJsonSchema, type RuntimeConfig, type Volume } from './config/runtime.js';
+export { getTarget, listTargets, probeTarget, probeTargets, qemuMachineOptions, type TargetProbe } from './targets/registry.js';
+export { qemuTarget, microvmTarget, xenTarget, efiTarget, diskTarget } from './targets/registry.js';
+export type { Target, TargetName, MachineRequest, Platform, ConfigDelivery, KernelForm } from './targets/types.js';
+export type { PlatformProbe } from './targets/probe.js';
+export { microvmMachineOptions } from './targets/microvm/machine.js';
+export { firecrackerConfig } from './targets/microvm/firecracker.js';
+export { xlConfig, type XlInput } from './targets/xen/xl.js';
+export { xlConfigForImage } from './targets/xen/image.js';
+export { buildUki, EFI_STUB, type UkiInput } from './targets/efi/uki.js';
+export { uefiMachineOptions, type UefiBoot } from './targets/efi/machine.js';
+export { exportLibvirt, libvirtDomainXml, type LibvirtInput, type LibvirtExportOptions } from './export/libvirt.js';
+export { exportDisk, type DiskFormat } from './export/disk.js';
 export { toArgv, type QemuOption } from './targets/qemu/options.js';
 export { pcMachineOptions } from './targets/qemu/machine.js';
 export { compileC, compilerIdentity } from './toolchain/musl.js';
+export {
+  TUPLES,
+  DEFAULT_TUPLE,
+  getTuple,
+  detectCompiler,
+  installToolchain,
+  sysrootPath,
+  ensureSysroot,
+  readProvenance,
+  shellEnvLines,
+  WRAPPER_VERSION,
+  type TupleInfo,
+  type HostCompiler,
+  type CompilerKind,
+  type InstallOptions,
+  type InstalledToolchain,
+  type InstalledTuple,
+  type Provenance,
+} from './toolchain/index.js';
+export { verifyToolchain, verdictError, type Verdict, type VerdictStep } from './toolchain/verify.js';
+export { bootCheck } from './toolchain/boot-check.js';
 export { buildShim } from './init/build.js';
 export { obtainKernel, loadModuleIndex, resolveModuleClosure, COMPONENT_SETS } from './components/index.js';
 export { parseElf, parseElfFile, type ElfInfo } from './rootfs/elf.js';

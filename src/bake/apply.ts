@@ -5,7 +5,8 @@ import type { Context } from '../context.js';
 import { KilnError, ErrorCodes } from '../errors.js';
 import { loadImage, MANIFEST_FILE, type ImageManifest } from '../image/manifest.js';
 import { writeCpio } from '../rootfs/cpio.js';
-import { canonicalJson, publishDirectory, writeFileAtomically } from '../util/fs.js';
+import { canonicalJson, publishDirectory, sha256File, writeFileAtomically } from '../util/fs.js';
+import { writeTargetArtifacts } from '../targets/artifacts.js';
 import type { BakePlan } from './types.js';
 
 export interface BakeResult {
@@ -14,8 +15,6 @@ export interface BakeResult {
   key: string;
   cached: boolean;
 }
-
-const IMAGE_FILES = ['kernel', 'initramfs.cpio', MANIFEST_FILE];
 
 /**
  * Writes a planned image. The image is first built once into the content-addressed cache
@@ -33,6 +32,13 @@ export async function applyBake(ctx: Context, plan: BakePlan, outputDir?: string
       const initrd = await writeCpio(plan.entries, join(tmp, 'initramfs.cpio'));
       const manifest: ImageManifest = { ...plan.manifest, initrd: { file: 'initramfs.cpio', sha256: initrd.sha256, size: initrd.bytes } };
       await writeFileAtomically(join(tmp, MANIFEST_FILE), canonicalJson(manifest));
+      // Files for other tools (xl.cfg, firecracker.json, kiln.efi, disk.raw), per the target; the
+      // manifest lists them with their sha256 like every other file of the image.
+      const artifacts = await writeTargetArtifacts(tmp, manifest);
+      if (artifacts.length > 0) {
+        const listed = await Promise.all(artifacts.map(async (file) => ({ file, sha256: await sha256File(join(tmp, file)), size: (await stat(join(tmp, file))).size })));
+        await writeFileAtomically(join(tmp, MANIFEST_FILE), canonicalJson({ ...manifest, artifacts: listed }));
+      }
     });
   }
   // Without an output path (kiln run) the cached image itself is used, read-only.
@@ -70,7 +76,7 @@ async function publishImage(fromDir: string, outputDir: string): Promise<void> {
   try {
     await mkdir(staging);
     // FICLONE shares blocks on filesystems that can (btrfs, xfs) and copies elsewhere.
-    for (const file of IMAGE_FILES) await copyFile(join(fromDir, file), join(staging, file), constants.COPYFILE_FICLONE);
+    for (const file of await readdir(fromDir)) await copyFile(join(fromDir, file), join(staging, file), constants.COPYFILE_FICLONE);
     if (existing) {
       const old = join(dirname(outputDir), `.${basename(outputDir)}.old-${process.pid}`);
       await rename(outputDir, old);

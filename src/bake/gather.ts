@@ -3,8 +3,11 @@ import { join, resolve } from 'node:path';
 import type { Context } from '../context.js';
 import { KilnError, ErrorCodes } from '../errors.js';
 import { obtainKernel, loadModuleIndex, resolveModuleClosure } from '../components/index.js';
+import { extractVmlinux } from '../components/vmlinux.js';
 import { buildShim } from '../init/build.js';
 import { EM_X86_64, parseElfFile } from '../rootfs/elf.js';
+import { checkAppProvenance } from '../toolchain/provenance.js';
+import { tuplesForArch } from '../toolchain/tuples.js';
 import { resolveElfClosure } from '../rootfs/libs.js';
 import type { Target } from '../targets/types.js';
 import { sha256File } from '../util/fs.js';
@@ -44,9 +47,14 @@ export async function gatherBakeInputs(ctx: Context, request: BakeRequest): Prom
   if (info.type !== 'exec' && info.type !== 'dyn') {
     throw new KilnError(ErrorCodes.APP_NOT_ELF, `${request.appPath} is an ELF ${info.type} file, not an executable`, { hint: 'link it into a program first' });
   }
+  // Apps built with the kiln wrappers say for which tuple (src/toolchain/provenance.ts).
+  const provenance = checkAppProvenance(info, 'x86_64', request.appPath, tuplesForArch('x86_64'));
+  if (provenance.warning) ctx.reporter.emit(provenance.warning);
 
   ctx.reporter.emit({ type: 'step', step: 'kernel', message: 'resolving kernel components' });
   const kernel = await obtainKernel(ctx, { ...(request.kernelPath ? { kernelPath: request.kernelPath } : {}), ...(request.modulesDir ? { modulesDir: request.modulesDir } : {}) });
+  // PVH targets (microvm, xen) boot the uncompressed vmlinux; kiln extracts it from the bzImage.
+  const bootKernel = request.target.kernel === 'vmlinux' ? await extractVmlinux(ctx, kernel) : { path: kernel.kernelPath, sha256: kernel.kernelSha256 };
   const componentSets = [...new Set([...request.target.componentSets, ...(request.extraComponentSets ?? [])])];
   const modules: (HostFile & { name: string })[] = [];
   if (kernel.modulesDir) {
@@ -79,6 +87,7 @@ export async function gatherBakeInputs(ctx: Context, request: BakeRequest): Prom
     app: {
       ...app,
       linkage: isDynamic ? 'dynamic' : 'static',
+      ...(provenance.provenance ? { provenance: provenance.provenance } : {}),
       args: request.args ?? [],
       env,
       ...(request.workdir ? { workdir: request.workdir } : {}),
@@ -87,9 +96,9 @@ export async function gatherBakeInputs(ctx: Context, request: BakeRequest): Prom
     libraries,
     symlinks: closure?.symlinks ?? [],
     kernel: {
-      hostPath: kernel.kernelPath,
+      hostPath: bootKernel.path,
       file: 'kernel',
-      sha256: kernel.kernelSha256,
+      sha256: bootKernel.sha256,
       release: kernel.release,
       initSize: kernel.initSize,
       source: kernel.source,

@@ -64,6 +64,7 @@ export function planBake(inputs: BakeInputs): BakePlan {
       linkage: inputs.app.linkage,
       ...(inputs.interpreter ? { interpreter: inputs.interpreter.loaderPath } : {}),
       sha256: inputs.app.sha256,
+      ...(inputs.app.provenance ? { provenance: inputs.app.provenance } : {}),
     },
     componentSets: [...inputs.componentSets],
     modules: inputs.modules.map((module) => ({ name: module.name, path: module.guestPath, sha256: module.sha256 })),

@@ -1,6 +1,7 @@
 import type { ImageManifest } from '../image/manifest.js';
 import type { CpioEntry } from '../rootfs/cpio.js';
 import type { Target } from '../targets/types.js';
+import type { Provenance } from '../toolchain/provenance.js';
 
 /** A host file going into the image, with the facts the plan needs about it. */
 export interface HostFile {
@@ -17,7 +18,7 @@ export interface HostFile {
  */
 export interface BakeInputs {
   target: Target;
-  app: HostFile & { linkage: 'static' | 'dynamic'; args: string[]; env: Record<string, string>; workdir?: string };
+  app: HostFile & { linkage: 'static' | 'dynamic'; args: string[]; env: Record<string, string>; workdir?: string; provenance?: Provenance };
   /** The ELF interpreter, stored at guestPath; loaderPath is the PT_INTERP path that reaches it. */
   interpreter?: HostFile & { loaderPath: string };
   libraries: (HostFile & { soname: string; neededBy: string[] })[];

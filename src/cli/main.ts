@@ -6,9 +6,13 @@ import { renderError, createRenderer, type OutputMode } from './render.js';
 import { bakeCommand } from './commands/bake.js';
 import { launchCommand, runCommand } from './commands/launch.js';
 import { targetsCommand } from './commands/targets.js';
+import { exportCommand } from './commands/export.js';
 import { configSchemaCommand } from './commands/config.js';
 import { inspectCommand } from './commands/inspect.js';
+import { inspectAnyCommand, logsCommand, psCommand, rmCommand, stopCommand } from './commands/instances.js';
 import { addBakeOptions, addLaunchOptions } from './options.js';
+import { sysrootCommand, toolchainCheckCommand, toolchainEnvCommand, toolchainFileCommand, toolchainInstallCommand } from './commands/toolchain.js';
+import { collect } from './parse.js';
 
 /**
  * The command table. Each action is one call into a command module, which calls the library;
@@ -33,6 +37,7 @@ async function main(argv: string[]): Promise<number> {
 
   addBakeOptions(program.command('bake').description('bake an app into a bootable image').argument('<app>', 'an x86_64 Linux executable, static or dynamic'))
     .requiredOption('-o, --output <dir>', 'where to write the image (a directory)')
+    .option('--format <format>', 'with --target disk: also write the disk as qcow2, vmdk or vhd (disk.raw is always written)')
     .action(async (app: string, options) => {
       exitCode = await bakeCommand(ctx(), app, options, outputMode(program));
     });
@@ -47,12 +52,71 @@ async function main(argv: string[]): Promise<number> {
       exitCode = await runCommand(ctx(), app, args, options);
     });
 
+  // Cross toolchain (src/toolchain): wrappers for the kiln tuples over the host's gcc or clang.
+  const toolchain = program.command('toolchain').description('cross toolchain wrappers: x86_64-kiln-linux-musl-gcc and friends');
+  const toolchainOptions = (command: Command, tuples: 'many' | 'one'): Command =>
+    command
+      .option('--cc <compiler>', 'the host compiler behind cc/gcc/c++/g++: gcc or clang (default: gcc if installed)')
+      .option('--tuple <tuple>', tuples === 'many' ? 'install only this tuple (repeatable; default: all)' : 'the target tuple (default: x86_64-kiln-linux-musl)', collect, []);
+  toolchainOptions(toolchain.command('install').description('write the wrappers under --prefix (bin/<tuple>-gcc, ...) or into the kiln cache'), 'many')
+    .option('--prefix <dir>', 'install prefix, e.g. ~/.local (default: a directory in the kiln cache)')
+    .action(async (options) => {
+      exitCode = await toolchainInstallCommand(ctx(), options, outputMode(program));
+    });
+  toolchainOptions(toolchain.command('env').description('print shell lines that put the wrappers on PATH: eval "$(kiln toolchain env)"'), 'many').action(async (options) => {
+    exitCode = await toolchainEnvCommand(ctx(), options);
+  });
+  for (const kind of ['cmake', 'meson'] as const) {
+    toolchainOptions(toolchain.command(kind).description(`print the path of the ${kind === 'cmake' ? 'CMake toolchain file' : 'Meson cross file'} for a tuple`), 'one').action(async (options) => {
+      exitCode = await toolchainFileCommand(ctx(), kind, options);
+    });
+  }
+  toolchainOptions(toolchain.command('check').description('build and run a test program with the toolchain (once per compiler), print the verdict'), 'one')
+    .option('--boot', "also run it under the image's kernel (bake + launch under TCG)")
+    .option('--force', 'ignore a recorded verdict')
+    .action(async (options) => {
+      exitCode = await toolchainCheckCommand(ctx(), options, outputMode(program));
+    });
+  program.command('sysroot').description('print (and create) the sysroot of a tuple, where packages install').argument('<tuple>').action(async (tuple: string) => {
+    exitCode = await sysrootCommand(ctx(), tuple);
+  });
+
   program.command('targets').description('list targets and whether each can be launched here').action(async () => {
     exitCode = await targetsCommand(outputMode(program));
   });
 
-  program.command('inspect').description("print an image's manifest").argument('<image>').action(async (image: string) => {
-    exitCode = await inspectCommand(image);
+  program
+    .command('export')
+    .description('export an image for another tool (libvirt domain XML on stdout)')
+    .argument('<image>', 'an image directory made by kiln bake --target qemu')
+    .option('--libvirt', 'print a libvirt domain (virsh define FILE)')
+    .option('--disk <format>', "convert a disk image's disk: raw, qcow2, vmdk or vhd (with -o)")
+    .option('-o, --output <file>', 'where --disk writes')
+    .option('--initrd-out <file>', "where to write the domain's initrd (default: libvirt-initrd.cpio in the image)")
+    .option('--network <name...>', "libvirt networks for eth0, eth1, … (default: default; 'none' for none)")
+    .option('--domain-type <kvm|qemu>', 'kvm, or qemu for software emulation', 'kvm')
+    .action(async (image: string, options) => {
+      exitCode = await exportCommand(ctx(), image, options);
+    });
+
+  program.command('inspect').description("print an image's manifest, or an instance's spec and status").argument('<image|instance>').action(async (target: string) => {
+    exitCode = await inspectAnyCommand(ctx(), target, inspectCommand);
+  });
+
+  program.command('ps').description('list instances (running ones; -a for all)').option('-a, --all', 'include exited and failed instances').action(async (options) => {
+    exitCode = await psCommand(ctx(), options, outputMode(program));
+  });
+  program.command('logs').description("print an instance's console").argument('<instance>').option('-f, --follow', 'keep printing until the instance ends').action(async (name: string, options) => {
+    exitCode = await logsCommand(ctx(), name, options);
+  });
+  program.command('stop').description('stop instances gracefully (ACPI power button → SIGTERM to the app), then by force').argument('<instance...>').option('-t, --time <seconds>', "how long to wait before killing (default: the instance's --stop-timeout)").action(async (names: string[], options) => {
+    exitCode = await stopCommand(ctx(), names, options);
+  });
+  program.command('kill').description('kill instances at once').argument('<instance...>').action(async (names: string[]) => {
+    exitCode = await stopCommand(ctx(), names, { kill: true });
+  });
+  program.command('rm').description("remove instances' state").argument('<instance...>').option('-f, --force', 'kill a running instance first; remove damaged state').action(async (names: string[], options) => {
+    exitCode = await rmCommand(ctx(), names, options);
   });
 
   program

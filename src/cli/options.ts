@@ -5,6 +5,7 @@ import type { BakeRequest } from '../bake/index.js';
 import type { LaunchRequest } from '../launch/launch.js';
 import { parsePortMapping } from '../launch/ports.js';
 import { getTarget } from '../targets/registry.js';
+import { applyFirstTapFlags, parseNetworks, parseVolume } from './runtime-flags.js';
 import { collect, parseEnvAssignments, parseMemory, parsePositiveInt } from './parse.js';
 
 /** Options shared by `bake` and `run`. */
@@ -25,14 +26,23 @@ export function addLaunchOptions(command: Command): Command {
     .option('--cpus <n>', 'virtual CPUs', '1')
     .option('-e, --env <K=V>', 'environment variable for the app (repeatable)', collect, [])
     .option('-p, --publish <[addr:]host:guest[/udp]>', 'forward a host port to the guest, on 127.0.0.1 unless addr is given (repeatable)', collect, [])
-    .option('--net <mode>', 'network: user (default, no root needed) or none', 'user')
+    .option('--net <mode>', 'network: user (default, no root needed), none, or tap:IFNAME[,ip=A.B.C.D/N][,gw=A.B.C.D][,dhcp] (repeatable)', collect, [])
+    .option('--ip <addr/len>', 'static IPv4 address of the first tap interface')
+    .option('--gw <addr>', 'default gateway via the first tap interface')
+    .option('--dhcp', 'configure the first tap interface by DHCP (done by the init shim)')
+    .option('--dns <addr>', 'name server for the guest (repeatable)', collect, [])
+    .option('-v, --volume <src:dst[:ro]>', 'attach a host directory (copied into an ext4 image) or an ext4 image file at a guest path (repeatable)', collect, [])
+    .option('-d, --detach', 'run as a managed instance in the background (see kiln ps)')
+    .option('--name <name>', 'instance name for -d (default: generated)')
+    .option('--restart <policy>', 'with -d: no (default) or on-failure[:N]')
     .option('--hostname <name>', 'guest hostname')
     .option('--config <file>', 'runtime config JSON (see `kiln config schema`); flags override it')
     .option('--accel <mode>', 'accelerator: auto (probe KVM, fall back to TCG), kvm or tcg', 'auto')
+    .option('--firmware <kind>', 'bios or uefi (OVMF; the default for efi and disk images)')
     .option('--timeout <seconds>', 'stop the VM after this many seconds (exit status 124)')
     .option('--stop-timeout <seconds>', 'how long a graceful stop may take before the VM is killed', '10')
     .option('--gdb <port>', "open QEMU's gdb stub on 127.0.0.1:PORT")
-    .option('-v, --verbose', 'let the init shim log each step on the console');
+    .option('--verbose', 'let the init shim log each step on the console');
 }
 
 export interface RawBakeOptions {
@@ -62,10 +72,19 @@ export interface RawLaunchOptions {
   cpus: string;
   env: string[];
   publish: string[];
-  net: string;
+  net: string[];
+  ip?: string;
+  gw?: string;
+  dhcp?: boolean;
+  dns: string[];
+  volume: string[];
+  detach?: boolean;
+  name?: string;
+  restart?: string;
   hostname?: string;
   config?: string;
   accel: string;
+  firmware?: string;
   timeout?: string;
   stopTimeout: string;
   gdb?: string;
@@ -81,9 +100,8 @@ export async function toLaunchRequest(
   if (!['auto', 'kvm', 'tcg'].includes(options.accel)) {
     throw new KilnError(ErrorCodes.USAGE, `unknown accelerator "${options.accel}"`, { hint: 'use --accel auto, kvm or tcg' });
   }
-  if (options.net !== 'user' && options.net !== 'none') {
-    throw new KilnError(ErrorCodes.USAGE, `unknown network mode "${options.net}"`, { hint: 'use --net user or --net none' });
-  }
+  const { network, taps } = parseNetworks(options.net);
+  applyFirstTapFlags(taps, options);
   return {
     imageDir,
     ...(args.length > 0 ? { args } : {}),
@@ -93,13 +111,22 @@ export async function toLaunchRequest(
     ...(options.memory ? { memoryMiB: parseMemory(options.memory) } : {}),
     cpus: parsePositiveInt(options.cpus, '--cpus'),
     accel: options.accel as 'auto' | 'kvm' | 'tcg',
-    network: options.net,
+    ...(options.firmware ? { firmware: parseFirmware(options.firmware) } : {}),
+    network,
+    ...(taps.length > 0 ? { taps } : {}),
+    ...(options.dns.length > 0 ? { dns: options.dns } : {}),
+    ...(options.volume.length > 0 ? { volumes: options.volume.map((spec) => parseVolume(spec)) } : {}),
     ports: options.publish.map(parsePortMapping),
     ...(options.timeout ? { timeoutSeconds: parsePositiveInt(options.timeout, '--timeout') } : {}),
     stopTimeoutSeconds: parsePositiveInt(options.stopTimeout, '--stop-timeout'),
     ...(options.gdb ? { gdb: { address: '127.0.0.1', port: parsePositiveInt(options.gdb, '--gdb') } } : {}),
     ...(options.verbose ? { verbose: true } : {}),
   };
+}
+
+function parseFirmware(value: string): 'bios' | 'uefi' {
+  if (value !== 'bios' && value !== 'uefi') throw new KilnError(ErrorCodes.USAGE, `unknown firmware "${value}"`, { hint: 'use --firmware bios or uefi' });
+  return value;
 }
 
 async function readConfigFile(path: string): Promise<Record<string, unknown>> {

@@ -55,6 +55,18 @@ export const COMPONENT_SETS = {
     description: 'ext4 file systems: EXT4_FS=y (built in, so nothing to load on the Debian kernel)',
     modules: ['ext4'],
   },
+  nvme: {
+    description: 'NVMe disks (EC2 Nitro EBS, GCE NVMe): BLK_DEV_NVME=y (built in on the cloud kernel, so nothing to load)',
+    modules: ['nvme'],
+  },
+  ena: {
+    description: 'Amazon Elastic Network Adapter (EC2 Nitro instances): ENA_ETHERNET=m',
+    modules: ['ena'],
+  },
+  gve: {
+    description: 'Google Virtual NIC (gVNIC, GCE): GVE=m',
+    modules: ['gve'],
+  },
   'xen-net': {
     description: 'Xen paravirtual network frontend: XEN_NETDEV_FRONTEND=m',
     modules: ['xen_netfront'],

@@ -23,9 +23,25 @@ const hostname = z
 export const InterfaceSchema = z
   .object({
     name: z.string().regex(/^[a-z][a-z0-9]{0,14}$/, 'must be an interface name like eth0').describe('Guest interface name'),
-    address: cidr.describe('Static IPv4 address with prefix length'),
+    address: cidr.optional().describe('Static IPv4 address with prefix length (or use dhcp)'),
+    dhcp: z.boolean().optional().describe('Let the init shim get the address, gateway and name servers by DHCP'),
     gateway: ipv4.optional().describe('Default route via this address'),
     mtu: z.number().int().min(68).max(65535).optional(),
+  })
+  .strict()
+  .refine((iface) => (iface.address !== undefined) !== (iface.dhcp === true), {
+    message: 'give either a static address or dhcp: true (not both, not neither)',
+  });
+
+/**
+ * A volume: a host directory (copied into a fresh ext4 image at launch) or an existing ext4
+ * image file, attached as a virtio-blk disk and mounted by the shim at `target`.
+ */
+export const VolumeSchema = z
+  .object({
+    source: noNul.min(1).describe('Host directory or ext4 image file (relative paths are resolved by the caller)'),
+    target: absolutePath.refine((s) => s !== '/' && s !== '/kiln' && !s.startsWith('/kiln/') && !/(^|\/)\.\.?(\/|$)/.test(s), 'must not be /, under /kiln, or contain . or .. parts').describe('Mount point in the guest'),
+    readOnly: z.boolean().optional().describe('Mount read-only (the disk is read-only to the guest, too)'),
   })
   .strict();
 
@@ -43,6 +59,7 @@ export const RuntimeConfigSchema = z
       })
       .strict()
       .optional(),
+    volumes: z.array(VolumeSchema).optional().describe('Disks to attach and mount, in order'),
     verbose: z.boolean().optional().describe('Let the init shim log each step to the console'),
   })
   .strict()
@@ -54,9 +71,17 @@ export const RuntimeConfigSchema = z
       }
       names.add(iface.name);
     });
+    const targets = new Set<string>();
+    config.volumes?.forEach((volume, index) => {
+      if (targets.has(volume.target)) {
+        ctx.addIssue({ code: 'custom', path: ['volumes', index, 'target'], message: `${volume.target} is mounted twice` });
+      }
+      targets.add(volume.target);
+    });
   });
 
 export type RuntimeConfig = z.infer<typeof RuntimeConfigSchema>;
+export type Volume = z.infer<typeof VolumeSchema>;
 
 /** Validates unknown input; every problem is reported with its dot path. */
 export function parseRuntimeConfig(input: unknown, source = 'runtime config'): RuntimeConfig {

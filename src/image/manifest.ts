@@ -47,6 +47,8 @@ export const ImageManifestSchema = z.object({
     linkage: z.enum(['static', 'dynamic']),
     interpreter: z.string().optional(),
     sha256: sha,
+    /** From the app's kiln provenance note, when the kiln wrappers built it. */
+    provenance: z.object({ tuple: z.string(), wrapper: z.string(), compiler: z.string() }).optional(),
   }),
   componentSets: z.array(z.string()),
   modules: z.array(z.object({ name: z.string(), path: z.string(), sha256: sha })),
@@ -54,6 +56,8 @@ export const ImageManifestSchema = z.object({
   memory: z.object({ minimumMiB: z.number().int(), defaultMiB: z.number().int() }),
   files: z.array(ImageFileSchema),
   kiln: z.object({ version: z.string() }),
+  /** Files for other tools that the target adds beside the image (xl.cfg, firecracker.json, kiln.efi, disk.raw, …). */
+  artifacts: z.array(z.object({ file: z.string(), sha256: sha, size: z.number().int() })).optional(),
 });
 
 export type ImageManifest = z.infer<typeof ImageManifestSchema>;

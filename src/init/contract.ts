@@ -23,6 +23,14 @@ export interface GuestPlumbing {
   exit: ExitMethod;
 }
 
+/**
+ * The virtio-blk serial number of the index-th volume: the shim finds the disk by reading
+ * /sys/block/vdX/serial, so the mount does not depend on the order devices are probed in.
+ */
+export function volumeSerial(index: number): string {
+  return `kiln-vol${index}`;
+}
+
 export function imageConfRecords(modulePaths: readonly string[]): WireRecord[] {
   return modulePaths.map((path) => ['module', path] as const);
 }
@@ -43,11 +51,17 @@ export function runtimeConfRecords(app: AppDefaults, config: RuntimeConfig, plum
   if (workdir) records.push(['workdir', workdir]);
   if (config.hostname) records.push(['hostname', config.hostname]);
   for (const iface of config.network?.interfaces ?? []) {
-    records.push(['iface', iface.name], ['addr', iface.address]);
+    records.push(['iface', iface.name]);
+    if (iface.address) records.push(['addr', iface.address]);
+    if (iface.dhcp) records.push(['dhcp', '1']);
     if (iface.gateway) records.push(['gw', iface.gateway]);
     if (iface.mtu) records.push(['mtu', String(iface.mtu)]);
   }
   for (const server of config.network?.dns ?? []) records.push(['dns', server]);
+  (config.volumes ?? []).forEach((volume, index) => {
+    records.push(['volume', volumeSerial(index)], ['mount', volume.target]);
+    if (volume.readOnly) records.push(['ro', '1']);
+  });
   records.push(['status', plumbing.statusDevice]);
   records.push(['exit', plumbing.exit.kind === 'isa-debug-exit' ? `isa-debug-exit:0x${plumbing.exit.port.toString(16)}` : 'poweroff']);
   if (config.verbose) records.push(['verbose', '1']);

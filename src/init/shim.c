@@ -37,7 +37,9 @@
 #include <stdnoreturn.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <stddef.h>
 #include <sys/mount.h>
+#include <sys/random.h>
 #include <sys/reboot.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
@@ -280,6 +282,13 @@ struct iface {
     const char *addr; /* A.B.C.D/len */
     const char *gw;
     const char *mtu;
+    bool dhcp;        /* address, gateway (unless given) and name servers come from DHCP */
+};
+
+struct volume {
+    const char *serial; /* the virtio-blk serial number the host gave the disk */
+    const char *mount;  /* absolute mount point */
+    bool ro;
 };
 
 struct config {
@@ -293,6 +302,8 @@ struct config {
     struct iface *ifaces;
     size_t n_ifaces;
     struct strv dns;
+    struct volume *volumes;
+    size_t n_volumes;
     const char *status;
     const char *exit;
 };
@@ -333,6 +344,14 @@ static char *read_file(const char *path, size_t *len) {
     return data;
 }
 
+static struct volume *current_volume(struct config *c, const char *path, const char *key) {
+    if (c->n_volumes == 0) {
+        config_error("%s: '%s' record before any 'volume' record", path, key);
+        return NULL;
+    }
+    return &c->volumes[c->n_volumes - 1];
+}
+
 static struct iface *current_iface(struct config *c, const char *path, const char *key) {
     if (c->n_ifaces == 0) {
         config_error("%s: '%s' record before any 'iface' record", path, key);
@@ -343,6 +362,7 @@ static struct iface *current_iface(struct config *c, const char *path, const cha
 
 static void apply_record(struct config *c, const char *path, const char *key, char *value) {
     struct iface *ifc;
+    struct volume *vol;
     if (strcmp(key, "version") == 0) c->version = value;
     else if (strcmp(key, "module") == 0) strv_push(&c->modules, value);
     else if (strcmp(key, "app") == 0) c->app = value;
@@ -363,6 +383,15 @@ static void apply_record(struct config *c, const char *path, const char *key, ch
         if ((ifc = current_iface(c, path, key))) ifc->gw = value;
     } else if (strcmp(key, "mtu") == 0) {
         if ((ifc = current_iface(c, path, key))) ifc->mtu = value;
+    } else if (strcmp(key, "dhcp") == 0) {
+        if ((ifc = current_iface(c, path, key))) ifc->dhcp = strcmp(value, "0") != 0;
+    } else if (strcmp(key, "volume") == 0) {
+        c->volumes = xrealloc(c->volumes, (c->n_volumes + 1) * sizeof *c->volumes);
+        c->volumes[c->n_volumes++] = (struct volume){.serial = value};
+    } else if (strcmp(key, "mount") == 0) {
+        if ((vol = current_volume(c, path, key))) vol->mount = value;
+    } else if (strcmp(key, "ro") == 0) {
+        if ((vol = current_volume(c, path, key))) vol->ro = strcmp(value, "0") != 0;
     } else warn("%s: unknown key '%s' ignored", path, key);
 }
 
@@ -409,6 +438,9 @@ static void check_config(const struct config *c) {
     if (!c->app) fail("%s has no 'app' record", RUNTIME_CONF);
     if (c->app[0] != '/') fail("the app must be an absolute path, got '%s'", c->app);
     if (c->workdir && c->workdir[0] != '/') fail("workdir must be an absolute path, got '%s'", c->workdir);
+    for (size_t i = 0; i < c->n_volumes; i++)
+        if (!c->volumes[i].mount || c->volumes[i].mount[0] != '/')
+            fail("volume %s has no absolute 'mount' record", c->volumes[i].serial);
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -511,6 +543,82 @@ static void load_modules(const struct strv *modules) {
 }
 
 /* ------------------------------------------------------------------------------------------ */
+/* Volumes: virtio-blk disks holding ext4, found by the serial number the host gave each one   */
+
+/* How long a disk may take to appear after virtio_blk was loaded. */
+#define DISK_WAIT_MS 3000
+
+/* Mounted volumes, unmounted (in reverse) before the report so their file systems are clean. */
+static const char *mounted[64];
+static size_t n_mounted;
+
+/* Device probe order is not a contract, the serial is: look through /sys/block/vd*. */
+static bool find_disk(const char *serial, char *dev, size_t size) {
+    for (char letter = 'a'; letter <= 'z'; letter++) {
+        char path[64], text[64] = {0};
+        snprintf(path, sizeof path, "/sys/block/vd%c/serial", letter);
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0) continue;
+        ssize_t n = read(fd, text, sizeof text - 1);
+        close(fd);
+        if (n <= 0) continue;
+        text[n] = '\0';
+        text[strcspn(text, "\n")] = '\0';
+        if (strcmp(text, serial) == 0) {
+            snprintf(dev, size, "/dev/vd%c", letter);
+            return true;
+        }
+    }
+    return false;
+}
+
+/* mkdir -p: mount points may be anywhere, e.g. /srv/www/data in an image that has no /srv. */
+static void make_dirs(const char *path) {
+    char buf[4096];
+    if (strlen(path) >= sizeof buf) fail("mount point %s is too long", path);
+    strcpy(buf, path);
+    for (char *p = buf + 1;; p++) {
+        if (*p == '/' || *p == '\0') {
+            char saved = *p;
+            *p = '\0';
+            if (mkdir(buf, 0755) != 0 && errno != EEXIST) fail("cannot create mount point %s: %s", buf, strerror(errno));
+            *p = saved;
+            if (saved == '\0') return;
+        }
+    }
+}
+
+static void mount_volumes(const struct config *c) {
+    for (size_t i = 0; i < c->n_volumes; i++) {
+        const struct volume *v = &c->volumes[i];
+        char dev[32];
+        struct timespec start;
+        clock_gettime(CLOCK_MONOTONIC, &start);
+        while (!find_disk(v->serial, dev, sizeof dev)) {
+            if (elapsed_ms(&start) >= DISK_WAIT_MS)
+                fail("the disk for volume %s (serial %s) did not appear (is virtio-blk in the image's modules?)", v->mount, v->serial);
+            sleep_ms(10);
+        }
+        make_dirs(v->mount);
+        unsigned long flags = MS_NOSUID | MS_NODEV | (v->ro ? MS_RDONLY : 0);
+        if (mount(dev, v->mount, "ext4", flags, NULL) != 0)
+            fail("cannot mount %s (%s) on %s: %s", dev, v->serial, v->mount, strerror(errno));
+        if (n_mounted < sizeof mounted / sizeof *mounted) mounted[n_mounted++] = v->mount;
+        say("mounted %s (%s) on %s%s", dev, v->serial, v->mount, v->ro ? " read-only" : "");
+    }
+}
+
+static void unmount_volumes(void) {
+    while (n_mounted > 0) {
+        const char *path = mounted[--n_mounted];
+        if (umount2(path, 0) != 0) {
+            warn("cannot unmount %s: %s (remounting read-only)", path, strerror(errno));
+            mount(NULL, path, NULL, MS_REMOUNT | MS_RDONLY, NULL);
+        }
+    }
+}
+
+/* ------------------------------------------------------------------------------------------ */
 /* Network: static IPv4 with the classic ioctls, which cover everything contract version 1 asks */
 
 static void ifreq_init(struct ifreq *ifr, const char *name) {
@@ -600,9 +708,196 @@ static void add_default_route(int sock, const struct iface *ifc) {
         fail("cannot add a default route via %s on %s: %s", ifc->gw, ifc->name, strerror(errno));
 }
 
-static void configure_iface(int sock, const struct iface *ifc) {
+/* ------------------------------------------------------------------------------------------ */
+/* DHCP (RFC 2131): DISCOVER → OFFER → REQUEST → ACK over a UDP socket bound to the interface.  */
+/*
+ * The interface has no address yet, so the request sets the BROADCAST flag: the server then
+ * broadcasts its replies, which the kernel delivers to a socket bound to port 68 on that
+ * device. No packet socket or hand-made IP header is needed. The lease is not renewed: the
+ * guest lives as long as its app, and a kiln instance that outlives its lease keeps working
+ * until the server hands the address to someone else (see docs/guest-contract.md).
+ */
+#define DHCP_TRY_MS 1000   /* first retransmission timeout, doubled each time (RFC 2131 4.1) */
+#define DHCP_TOTAL_MS 15000
+
+struct dhcp_packet {
+    uint8_t op, htype, hlen, hops;
+    uint32_t xid;
+    uint16_t secs, flags;
+    uint32_t ciaddr, yiaddr, siaddr, giaddr;
+    uint8_t chaddr[16];
+    uint8_t sname[64];
+    uint8_t file[128];
+    uint8_t magic[4];
+    uint8_t options[312];
+} __attribute__((packed));
+
+enum { DHCP_DISCOVER = 1, DHCP_OFFER = 2, DHCP_REQUEST = 3, DHCP_ACK = 5, DHCP_NAK = 6 };
+enum { OPT_PAD = 0, OPT_SUBNET = 1, OPT_ROUTER = 3, OPT_DNS = 6, OPT_MTU = 26, OPT_REQUESTED_IP = 50,
+       OPT_MSG_TYPE = 53, OPT_SERVER_ID = 54, OPT_PARAMS = 55, OPT_END = 255 };
+static const uint8_t dhcp_magic[4] = {99, 130, 83, 99};
+
+struct dhcp_lease {
+    struct in_addr addr, mask, router, server;
+    struct in_addr dns[4];
+    int n_dns;
+    int mtu;
+};
+
+static uint8_t *put_option(uint8_t *p, uint8_t code, const void *data, uint8_t len) {
+    *p++ = code;
+    *p++ = len;
+    memcpy(p, data, len);
+    return p + len;
+}
+
+static size_t dhcp_build(struct dhcp_packet *pkt, uint32_t xid, const uint8_t mac[6], int type, const struct dhcp_lease *offer) {
+    memset(pkt, 0, sizeof *pkt);
+    pkt->op = 1; /* BOOTREQUEST */
+    pkt->htype = 1; /* Ethernet */
+    pkt->hlen = 6;
+    pkt->xid = xid;
+    pkt->flags = htons(0x8000); /* BROADCAST: we cannot receive unicast before we have an address */
+    memcpy(pkt->chaddr, mac, 6);
+    memcpy(pkt->magic, dhcp_magic, 4);
+    uint8_t *p = pkt->options;
+    uint8_t t = (uint8_t)type;
+    p = put_option(p, OPT_MSG_TYPE, &t, 1);
+    static const uint8_t params[] = {OPT_SUBNET, OPT_ROUTER, OPT_DNS, OPT_MTU};
+    p = put_option(p, OPT_PARAMS, params, sizeof params);
+    if (type == DHCP_REQUEST) {
+        p = put_option(p, OPT_REQUESTED_IP, &offer->addr, 4);
+        p = put_option(p, OPT_SERVER_ID, &offer->server, 4);
+    }
+    *p++ = OPT_END;
+    size_t len = (size_t)(p - (uint8_t *)pkt);
+    return len < 300 ? 300 : len; /* some servers ignore BOOTP messages shorter than 300 bytes */
+}
+
+/* Returns the message type, or -1 when the packet is not a reply to us. */
+static int dhcp_parse(const struct dhcp_packet *pkt, size_t len, uint32_t xid, const uint8_t mac[6], struct dhcp_lease *lease) {
+    if (len < offsetof(struct dhcp_packet, options) || pkt->op != 2 || pkt->xid != xid || memcmp(pkt->chaddr, mac, 6) != 0 ||
+        memcmp(pkt->magic, dhcp_magic, 4) != 0)
+        return -1;
+    int type = -1;
+    memset(lease, 0, sizeof *lease);
+    lease->addr.s_addr = pkt->yiaddr;
+    const uint8_t *p = pkt->options, *end = (const uint8_t *)pkt + len;
+    while (p < end && *p != OPT_END) {
+        if (*p == OPT_PAD) {
+            p++;
+            continue;
+        }
+        if (p + 2 > end || p + 2 + p[1] > end) break;
+        uint8_t code = p[0], olen = p[1];
+        const uint8_t *data = p + 2;
+        if (code == OPT_MSG_TYPE && olen == 1) type = data[0];
+        else if (code == OPT_SUBNET && olen == 4) memcpy(&lease->mask, data, 4);
+        else if (code == OPT_ROUTER && olen >= 4) memcpy(&lease->router, data, 4);
+        else if (code == OPT_SERVER_ID && olen == 4) memcpy(&lease->server, data, 4);
+        else if (code == OPT_MTU && olen == 2) lease->mtu = data[0] << 8 | data[1];
+        else if (code == OPT_DNS)
+            for (int i = 0; i + 4 <= olen && lease->n_dns < 4; i += 4) memcpy(&lease->dns[lease->n_dns++], data + i, 4);
+        p += 2 + olen;
+    }
+    return type;
+}
+
+/* Sends `request` and waits for a reply of one of the wanted types, retransmitting with back-off. */
+static int dhcp_exchange(int fd, const struct dhcp_packet *request, size_t len, uint32_t xid, const uint8_t mac[6],
+                         int want1, int want2, struct dhcp_lease *lease, const struct timespec *start) {
+    struct sockaddr_in to = {.sin_family = AF_INET, .sin_port = htons(67), .sin_addr.s_addr = htonl(INADDR_BROADCAST)};
+    for (long wait = DHCP_TRY_MS; elapsed_ms(start) < DHCP_TOTAL_MS; wait *= 2) {
+        if (sendto(fd, request, len, 0, (struct sockaddr *)&to, sizeof to) < 0) warn("dhcp: send failed: %s", strerror(errno));
+        struct timespec sent;
+        clock_gettime(CLOCK_MONOTONIC, &sent);
+        for (;;) {
+            long left = wait - elapsed_ms(&sent);
+            if (left <= 0) break;
+            struct pollfd pfd = {.fd = fd, .events = POLLIN};
+            if (poll(&pfd, 1, (int)left) <= 0) continue;
+            struct dhcp_packet reply;
+            ssize_t n = recv(fd, &reply, sizeof reply, 0);
+            if (n <= 0) continue;
+            int type = dhcp_parse(&reply, (size_t)n, xid, mac, lease);
+            if (type == want1 || type == want2) return type;
+        }
+    }
+    return -1;
+}
+
+static char *format_cidr(struct in_addr addr, struct in_addr mask) {
+    int prefix = __builtin_popcount(ntohl(mask.s_addr));
+    char *text = xrealloc(NULL, INET_ADDRSTRLEN + 4);
+    inet_ntop(AF_INET, &addr, text, INET_ADDRSTRLEN);
+    snprintf(text + strlen(text), 4, "/%d", prefix);
+    return text;
+}
+
+static char *format_addr(struct in_addr addr) {
+    char *text = xrealloc(NULL, INET_ADDRSTRLEN);
+    inet_ntop(AF_INET, &addr, text, INET_ADDRSTRLEN);
+    return text;
+}
+
+/* Fills in the interface's addr (and gw and mtu when the config did not give them) and adds
+ * the server's name servers to `dns`. The interface must be up. */
+static void dhcp_configure(int sock, struct iface *ifc, struct strv *dns) {
+    struct ifreq ifr;
+    ifreq_init(&ifr, ifc->name);
+    if (ioctl(sock, SIOCGIFHWADDR, &ifr) != 0) fail("dhcp: cannot read the MAC address of %s: %s", ifc->name, strerror(errno));
+    uint8_t mac[6];
+    memcpy(mac, ifr.ifr_hwaddr.sa_data, 6);
+
+    int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) fail("dhcp: cannot open a socket: %s", strerror(errno));
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (setsockopt(fd, SOL_SOCKET, SO_BROADCAST, &one, sizeof one) != 0 ||
+        setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, ifc->name, (socklen_t)strlen(ifc->name) + 1) != 0)
+        fail("dhcp: cannot bind a socket to %s: %s", ifc->name, strerror(errno));
+    struct sockaddr_in local = {.sin_family = AF_INET, .sin_port = htons(68), .sin_addr.s_addr = htonl(INADDR_ANY)};
+    if (bind(fd, (struct sockaddr *)&local, sizeof local) != 0) fail("dhcp: cannot bind port 68: %s", strerror(errno));
+
+    uint32_t xid;
+    if (getrandom(&xid, sizeof xid, GRND_NONBLOCK) != sizeof xid) xid = (uint32_t)getpid() ^ (uint32_t)time(NULL) ^ mac[5];
+    struct timespec start;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    struct dhcp_packet pkt;
+    struct dhcp_lease offer, ack;
+    size_t len = dhcp_build(&pkt, xid, mac, DHCP_DISCOVER, NULL);
+    if (dhcp_exchange(fd, &pkt, len, xid, mac, DHCP_OFFER, DHCP_OFFER, &offer, &start) < 0)
+        fail("dhcp: no offer on %s within %d s (is a DHCP server on that network?)", ifc->name, DHCP_TOTAL_MS / 1000);
+    say("dhcp: %s offered by %s", format_addr(offer.addr), format_addr(offer.server));
+    len = dhcp_build(&pkt, xid, mac, DHCP_REQUEST, &offer);
+    int type = dhcp_exchange(fd, &pkt, len, xid, mac, DHCP_ACK, DHCP_NAK, &ack, &start);
+    close(fd);
+    if (type == DHCP_NAK) fail("dhcp: the server refused %s for %s (NAK)", format_addr(offer.addr), ifc->name);
+    if (type < 0) fail("dhcp: no answer to the request for %s on %s", format_addr(offer.addr), ifc->name);
+    if (ack.mask.s_addr == 0) ack.mask = offer.mask.s_addr ? offer.mask : (struct in_addr){htonl(0xffffff00u)};
+    if (ack.router.s_addr == 0) ack.router = offer.router;
+    if (ack.n_dns == 0) {
+        memcpy(ack.dns, offer.dns, sizeof ack.dns);
+        ack.n_dns = offer.n_dns;
+    }
+    ifc->addr = format_cidr(ack.addr, ack.mask);
+    if (!ifc->gw && ack.router.s_addr != 0) ifc->gw = format_addr(ack.router);
+    if (!ifc->mtu && ack.mtu >= 68) {
+        char *mtu = xrealloc(NULL, 12);
+        snprintf(mtu, 12, "%d", ack.mtu);
+        ifc->mtu = mtu;
+    }
+    for (int i = 0; i < ack.n_dns; i++) strv_push(dns, format_addr(ack.dns[i]));
+    say("dhcp: %s got %s, gw %s, %d name server(s)", ifc->name, ifc->addr, ifc->gw ? ifc->gw : "none", ack.n_dns);
+}
+
+static void configure_iface(int sock, struct iface *ifc, struct strv *dns) {
     if (strlen(ifc->name) >= IFNAMSIZ) fail("interface name '%s' is too long", ifc->name);
     wait_for_interface(ifc->name);
+    if (ifc->dhcp) {
+        bring_up(sock, ifc->name);
+        dhcp_configure(sock, ifc, dns);
+    }
     if (ifc->mtu) set_mtu(sock, ifc);
     if (ifc->addr) set_address(sock, ifc);
     bring_up(sock, ifc->name);
@@ -611,12 +906,12 @@ static void configure_iface(int sock, const struct iface *ifc) {
         ifc->mtu ? ifc->mtu : "default");
 }
 
-static void configure_network(const struct config *c) {
+static void configure_network(struct config *c) {
     int sock = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
     if (sock < 0) fail("cannot open a socket to configure the network: %s", strerror(errno));
     bring_up(sock, "lo"); /* the kernel already gives lo 127.0.0.1/8 once it is up */
     say("brought up lo");
-    for (size_t i = 0; i < c->n_ifaces; i++) configure_iface(sock, &c->ifaces[i]);
+    for (size_t i = 0; i < c->n_ifaces; i++) configure_iface(sock, &c->ifaces[i], &c->dns);
     close(sock);
 }
 
@@ -1048,6 +1343,7 @@ static void stop_everything(int sfd) {
 }
 
 noreturn static void report_and_end(int status) {
+    unmount_volumes();
     sync(); /* before the report, so that a host seeing KILN-EXIT knows the disks are written */
     if (WIFEXITED(status)) {
         int code = WEXITSTATUS(status);
@@ -1086,6 +1382,7 @@ int main(void) {
     for (size_t i = 0; i < sizeof other_mounts / sizeof *other_mounts; i++) mount_one(&other_mounts[i]);
     make_dev_links();
     load_modules(&cfg.modules);
+    mount_volumes(&cfg);
     configure_network(&cfg);
     configure_names(&cfg);
 

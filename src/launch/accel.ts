@@ -5,9 +5,8 @@ import type { Context } from '../context.js';
 import { KilnError, ErrorCodes } from '../errors.js';
 import type { LoadedImage } from '../image/manifest.js';
 import { GUEST_INIT, runtimeConfRecords } from '../init/contract.js';
-import { pcMachineOptions } from '../targets/qemu/machine.js';
 import { toArgv } from '../targets/qemu/options.js';
-import { qemuTarget } from '../targets/registry.js';
+import { getTarget, qemuMachineOptions, qemuTarget } from '../targets/registry.js';
 import { run } from '../util/exec.js';
 import { canonicalJson, sha256, writeFileAtomically } from '../util/fs.js';
 import { createRunDir } from './rundir.js';
@@ -94,15 +93,19 @@ async function readVerdict(path: string): Promise<Verdict | undefined> {
 
 /** Boots the image's own kernel and shim under KVM with a trivial app: the shim's --version. */
 async function probeKvm(ctx: Context, image: LoadedImage): Promise<{ usable: boolean; reason: string }> {
+  // UEFI images (efi, disk) carry a bzImage too: the probe boots it directly, skipping the firmware.
+  const imageTarget = getTarget(image.manifest.target);
+  const uefi = imageTarget.platforms[0]?.kind === 'qemu' && imageTarget.platforms[0].firmware === 'uefi';
+  const target = uefi ? qemuTarget : imageTarget;
   const records = runtimeConfRecords({ path: GUEST_INIT, args: ['--version'], env: {} }, { version: 1 }, {
-    statusDevice: qemuTarget.statusDevice,
-    exit: qemuTarget.exit,
+    statusDevice: target.statusDevice,
+    exit: target.exit,
   });
   const runDir = await createRunDir(image, records, { version: 1, probe: true });
   const started = Date.now();
   try {
     const argv = toArgv(
-      pcMachineOptions({
+      qemuMachineOptions(target, {
         kernelPath: image.kernelPath,
         initrdPath: runDir.initrdPath,
         cmdline: image.manifest.cmdline,

@@ -21,8 +21,8 @@ export interface RunDir {
  * /kiln/runtime.conf: the kernel unpacks concatenated archives in order, so one image serves
  * many instances without being rebaked or modified.
  */
-export async function createRunDir(image: LoadedImage, records: readonly WireRecord[], configJson: unknown): Promise<RunDir> {
-  const dir = await mkdtemp(join(tmpdir(), 'kiln-run-'));
+export async function createRunDir(image: LoadedImage, records: readonly WireRecord[], configJson: unknown, parent = tmpdir()): Promise<RunDir> {
+  const dir = await mkdtemp(join(parent, 'kiln-run-'));
   const runDir: RunDir = {
     dir,
     initrdPath: join(dir, 'initrd.cpio'),

@@ -1,26 +1,92 @@
 import type { ExitMethod } from '../init/contract.js';
+import type { UefiBoot } from './efi/machine.js';
 import type { HostForward } from './qemu/options.js';
 
 /**
- * A target is a typed value, not a string switch: it says which kernel components an image
- * needs, how the guest is booted, which console it talks on, how the runtime config reaches
- * it and how the shim reports the app's exit status.
+ * Vocabulary.
+ * - target: what `bake --target` selects. It fixes the kernel components an image carries, the
+ *   form its kernel takes, the console, how the runtime config reaches the guest and how the
+ *   shim reports the app's exit status. A target is a typed value (one variant per name in the
+ *   `Target` union), never a string switch spread over the code.
+ * - platform: what runs an image (QEMU, Xen's `xl`, Firecracker). One target may have several
+ *   (a microvm image runs on QEMU microvm and on Firecracker); `launch` uses the first.
  */
-export interface Target {
-  name: TargetName;
+export type TargetName = 'qemu' | 'microvm' | 'xen' | 'efi' | 'disk';
+
+/** The kernel file an image carries: the compressed bzImage, or the uncompressed PVH-capable ELF. */
+export type KernelForm = 'bzimage' | 'vmlinux';
+
+/**
+ * How one instance's runtime config reaches the guest.
+ * - initrd-append: launch appends a small newc archive with /kiln/runtime.conf to the image's
+ *   initrd (the kernel unpacks concatenated archives in order).
+ * - baked-default: the platform is started by someone else's tool (xl, firecracker) from a file
+ *   kiln wrote at bake, so bake writes a default runtime archive beside the image; kiln's own
+ *   launch still appends a per-instance one where it can.
+ * - uki-relink: the initrd is inside a signed-or-not PE file (a UKI), where nothing can be
+ *   appended; the image carries a UKI with a default config for other firmware, and kiln's
+ *   launch links a fresh UKI per instance (objcopy, ~0.5 s) with that instance's archive.
+ */
+export type ConfigDelivery = 'initrd-append' | 'baked-default' | 'uki-relink';
+
+/** Network attachments a platform can give the guest. */
+export type NetworkKind = 'user' | 'tap' | 'bridge';
+
+/** A platform that can run images of a target, with what it needs on the host. */
+export type Platform =
+  | { kind: 'qemu'; machine: 'pc' | 'microvm'; firmware?: 'uefi' }
+  | { kind: 'xl' }
+  | { kind: 'firecracker' };
+
+interface TargetCommon {
   description: string;
   /** Component sets (see src/components/sets.ts) every image for this target carries. */
   componentSets: readonly string[];
-  boot: 'bzimage+initrd';
+  kernel: KernelForm;
   /** Kernel command line before any per-launch additions. */
   cmdline: readonly string[];
+  /** The guest device the console is on (as the kernel names it). */
   console: string;
-  configDelivery: 'initrd-append';
+  configDelivery: ConfigDelivery;
+  /** Where the shim writes its KILN-START/KILN-EXIT lines; the console when it is the same device. */
   statusDevice: string;
   exit: ExitMethod;
+  /** Network attachments the runtime config may ask for on this target. */
+  networks: readonly NetworkKind[];
+  /** Platforms that run this target's images, the one `kiln launch` uses first. */
+  platforms: readonly Platform[];
+  /** Extra files bake writes into the image directory for other tools (relative names). */
+  artifacts: readonly string[];
 }
 
-export type TargetName = 'qemu';
+export interface QemuTarget extends TargetCommon {
+  name: 'qemu';
+  boot: 'bzimage+initrd';
+}
+
+export interface MicrovmTarget extends TargetCommon {
+  name: 'microvm';
+  boot: 'pvh-vmlinux+initrd';
+}
+
+export interface XenTarget extends TargetCommon {
+  name: 'xen';
+  boot: 'pvh-vmlinux+initrd';
+}
+
+/** A Unified Kernel Image (one PE file: EFI stub + kernel + initrd + cmdline), booted by UEFI firmware. */
+export interface EfiTarget extends TargetCommon {
+  name: 'efi';
+  boot: 'uki';
+}
+
+/** A GPT disk whose EFI system partition holds the UKI at the firmware's default path. */
+export interface DiskTarget extends TargetCommon {
+  name: 'disk';
+  boot: 'gpt-esp-uki';
+}
+
+export type Target = QemuTarget | MicrovmTarget | XenTarget | EfiTarget | DiskTarget;
 
 /** What a launch asks of a platform: resolved, validated values only. */
 export interface MachineRequest {
@@ -31,9 +97,20 @@ export interface MachineRequest {
   cpus: number;
   accel: 'kvm' | 'tcg';
   network: { kind: 'none' } | { kind: 'user'; forwards: readonly HostForward[] };
+  /** Extra NICs on existing tap devices (made by the user or a test, never by kiln). */
+  taps?: readonly { ifname: string; mac?: string }[];
+  /** Disks, attached as virtio-blk in this order; `serial` is how the guest finds each one. */
+  drives?: readonly { path: string; readOnly: boolean; serial: string }[];
   consoleLogPath?: string;
   statusPath: string;
   qmpSocketPath: string;
   gdb?: { address: string; port: number };
   pidfilePath?: string;
+  /**
+   * The host's TSC frequency in kHz. Under TCG the guest reads the host's TSC, so a target
+   * that skips the kernel's TSC calibration (microvm) passes this value as tsc_early_khz.
+   */
+  hostTscKhz?: number;
+  /** Boot through UEFI firmware from an ESP instead of -kernel (kernelPath/initrdPath/cmdline are then inside the UKI). */
+  uefi?: UefiBoot;
 }

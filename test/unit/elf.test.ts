@@ -59,7 +59,7 @@ describe('parseElf on real binaries', () => {
   });
 
   it('agrees with readelf on shared libraries (DT_NEEDED, DT_SONAME, DT_RUNPATH)', async (t) => {
-    if (!hasTool('readelf')) return t.skip('readelf (binutils) is not installed');
+    if (!hasTool('readelf')) assert.fail('readelf (binutils) is not installed' + ' — scripts/setup.sh installs it');
     const libdir = '/usr/lib/x86_64-linux-gnu';
     const libs = readdirSync(libdir).filter((n) => /\.so\.\d+$/.test(n)).sort().slice(0, 40);
     for (const name of libs) {
@@ -73,7 +73,7 @@ describe('parseElf on real binaries', () => {
   });
 
   it('reads a static musl binary built with musl-gcc -static', async (t) => {
-    if (!hasTool('musl-gcc')) return t.skip('musl-gcc (musl-tools) is not installed');
+    if (!hasTool('musl-gcc')) assert.fail('musl-gcc (musl-tools) is not installed' + ' — scripts/setup.sh installs it');
     await writeFile(join(dir, 'hello.c'), '#include <stdio.h>\nint main(void){puts("hi");return 0;}\n');
     await run('musl-gcc', ['-static', '-O2', '-o', join(dir, 'hello'), join(dir, 'hello.c')]);
     const info = parseElfFile(join(dir, 'hello'));
@@ -176,7 +176,7 @@ describe('parseElf on hand-made files', () => {
 
 describe('relocatable objects (kernel modules)', () => {
   it('reads .modinfo from a relocatable object like a .ko', async (t) => {
-    if (!hasTool('gcc')) return t.skip('gcc is not installed');
+    if (!hasTool('gcc')) assert.fail('gcc is not installed' + ' — scripts/setup.sh installs it');
     // MODULE_LICENSE() and friends put "key=value\0" strings into .modinfo; this does the same.
     const source = [
       'static const char a[] __attribute__((section(".modinfo"), used, aligned(1))) = "license=GPL";',

@@ -58,6 +58,21 @@ test('a comma in a path cannot inject QEMU options', () => {
 
 test('a console log file replaces stdio', () => {
   const argv = toArgv(pcMachineOptions({ ...request, consoleLogPath: '/run/console.log' }));
-  assert.ok(argv.includes('file,id=console,path=/run/console.log'));
+  // append: an instance's console log is kept across restarts.
+  assert.ok(argv.includes('file,id=console,path=/run/console.log,append=on'));
   assert.ok(!argv.some((arg) => arg.startsWith('stdio')));
+});
+
+test('volumes become if=none drives with a virtio-blk device carrying the serial; taps never run scripts', () => {
+  const argv = toArgv(
+    pcMachineOptions({
+      ...request,
+      drives: [{ path: '/data/a,b.img', readOnly: true, serial: 'kiln-vol0' }],
+      taps: [{ ifname: 'kiln0' }],
+    }),
+  );
+  assert.ok(argv.includes('if=none,id=vol0,file=/data/a,,b.img,format=raw,readonly=on'));
+  assert.ok(argv.includes('virtio-blk-pci,drive=vol0,serial=kiln-vol0'));
+  assert.ok(argv.includes('tap,id=tap0,ifname=kiln0,script=no,downscript=no'));
+  assert.ok(argv.includes('virtio-net-pci,netdev=tap0'));
 });

@@ -43,7 +43,7 @@ test('a NUL byte in an argument is refused (the guest format cannot carry it)', 
 
 test('the JSON Schema is generated from the same schema', () => {
   const schema = runtimeConfigJsonSchema() as { properties: Record<string, unknown>; required: string[] };
-  assert.deepEqual(Object.keys(schema.properties).sort(), ['args', 'env', 'hostname', 'network', 'verbose', 'version', 'workdir']);
+  assert.deepEqual(Object.keys(schema.properties).sort(), ['args', 'env', 'hostname', 'network', 'verbose', 'version', 'volumes', 'workdir']);
   assert.deepEqual(schema.required, ['version']);
 });
 

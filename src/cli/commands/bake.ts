@@ -1,10 +1,21 @@
 import type { Context } from '../../context.js';
 import { bake } from '../../bake/index.js';
+import { join } from 'node:path';
+import { KilnError, ErrorCodes } from '../../errors.js';
+import { exportDisk, parseDiskFormat } from '../../export/disk.js';
+import { loadImage } from '../../image/manifest.js';
 import { toBakeRequest, type RawBakeOptions } from '../options.js';
 import type { OutputMode } from '../render.js';
 
-export async function bakeCommand(ctx: Context, app: string, options: RawBakeOptions & { output: string }, mode: OutputMode): Promise<number> {
-  const result = await bake(ctx, toBakeRequest(app, options, ctx.env), options.output);
+export async function bakeCommand(ctx: Context, app: string, options: RawBakeOptions & { output: string; format?: string }, mode: OutputMode): Promise<number> {
+  const request = toBakeRequest(app, options, ctx.env);
+  const format = options.format === undefined ? undefined : parseDiskFormat(options.format);
+  if (format && request.target.name !== 'disk') {
+    throw new KilnError(ErrorCodes.USAGE, `--format is for --target disk, not ${request.target.name}`, { hint: 'kiln bake APP --target disk --format qcow2 -o DIR' });
+  }
+  const result = await bake(ctx, request, options.output);
+  // disk.raw is the image's own disk; another format is a conversion of it, written beside it.
+  if (format && format !== 'raw') await exportDisk(await loadImage(result.dir), format, join(result.dir, `disk.${format}`));
   const { manifest } = result;
   const summary = {
     image: result.dir,

@@ -1,10 +1,24 @@
 import type { Context } from '../../context.js';
 import { bake } from '../../bake/index.js';
 import { launch } from '../../launch/launch.js';
+import { createInstance } from '../../instances/manage.js';
+import { parseRestart } from '../runtime-flags.js';
+import { assertNotInstanceOnly } from './instances.js';
 import { toBakeRequest, toLaunchRequest, type RawBakeOptions, type RawLaunchOptions } from '../options.js';
 
 export async function launchCommand(ctx: Context, image: string, args: string[], options: RawLaunchOptions): Promise<number> {
   const request = await toLaunchRequest(image, args, options, ctx.env);
+  if (options.detach) {
+    const info = await createInstance(ctx, {
+      ...request,
+      ...(options.name ? { name: options.name } : {}),
+      ...(options.restart ? { restart: parseRestart(options.restart) } : {}),
+    });
+    ctx.reporter.emit({ type: 'info', message: `instance ${info.name} is ${info.status.state} (logs: kiln logs ${info.name})` });
+    process.stdout.write(`${info.name}\n`);
+    return 0;
+  }
+  assertNotInstanceOnly(options);
   return withInterrupts(async (stopSignal, killSignal) => {
     const result = await launch(ctx, { ...request, console: process.stdout, stopSignal, killSignal });
     return result.exitCode;

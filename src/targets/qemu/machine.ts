@@ -24,7 +24,7 @@ export function pcMachineOptions(request: MachineRequest): QemuOption[] {
     { kind: 'initrd', path: request.initrdPath },
     { kind: 'append', cmdline: request.cmdline },
     request.consoleLogPath
-      ? { kind: 'chardev', backend: 'file', id: 'console', props: { path: request.consoleLogPath } }
+      ? { kind: 'chardev', backend: 'file', id: 'console', props: { path: request.consoleLogPath, append: true } }
       : { kind: 'chardev', backend: 'stdio', id: 'console', props: { signal: false } },
     { kind: 'serial', chardev: 'console' },
     { kind: 'chardev', backend: 'file', id: 'status', props: { path: request.statusPath } },
@@ -39,6 +39,20 @@ export function pcMachineOptions(request: MachineRequest): QemuOption[] {
       { kind: 'device', driver: 'virtio-net-pci', props: { netdev: 'net0' } },
     );
   }
+  (request.taps ?? []).forEach((tap, index) => {
+    const id = `tap${index}`;
+    options.push(
+      { kind: 'netdev-tap', id, ifname: tap.ifname },
+      { kind: 'device', driver: 'virtio-net-pci', props: { netdev: id, mac: tap.mac } },
+    );
+  });
+  (request.drives ?? []).forEach((drive, index) => {
+    const id = `vol${index}`;
+    options.push(
+      { kind: 'drive', id, path: drive.path, format: 'raw', readOnly: drive.readOnly },
+      { kind: 'device', driver: 'virtio-blk-pci', props: { drive: id, serial: drive.serial } },
+    );
+  });
   if (request.gdb) options.push({ kind: 'gdb', address: request.gdb.address, port: request.gdb.port });
   if (request.pidfilePath) options.push({ kind: 'pidfile', path: request.pidfilePath });
   return options;

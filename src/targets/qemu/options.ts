@@ -25,6 +25,10 @@ export type QemuOption =
   | { kind: 'serial'; chardev: string }
   | { kind: 'device'; driver: string; props?: Props }
   | { kind: 'netdev-user'; id: string; forwards: readonly HostForward[]; props?: Props }
+  | { kind: 'drive'; id: string; path: string; format: 'raw'; readOnly: boolean }
+  | { kind: 'netdev-tap'; id: string; ifname: string }
+  /** UEFI firmware flash: unit 0 the code (read-only), unit 1 this VM's own copy of the variables. */
+  | { kind: 'pflash'; unit: 0 | 1; path: string; readOnly: boolean }
   | { kind: 'qmp'; socketPath: string }
   | { kind: 'gdb'; address: string; port: number }
   | { kind: 'pidfile'; path: string }
@@ -77,6 +81,14 @@ export function optionToArgv(option: QemuOption): string[] {
       const head = ['user', `id=${escapeValue(option.id)}`, ...option.forwards.map(hostForward)].join(',');
       return ['-netdev', joinProps(head, option.props)];
     }
+    case 'drive':
+      // if=none: the drive is only a backend; a -device (virtio-blk-pci) makes it visible.
+      return ['-drive', joinProps(undefined, { if: 'none', id: option.id, file: option.path, format: option.format, readonly: option.readOnly })];
+    case 'pflash':
+      return ['-drive', joinProps(undefined, { if: 'pflash', format: 'raw', unit: option.unit, file: option.path, readonly: option.readOnly })];
+    case 'netdev-tap':
+      // script=no: kiln never runs ifup scripts as root; the tap device must already exist.
+      return ['-netdev', joinProps('tap', { id: option.id, ifname: option.ifname, script: 'no', downscript: 'no' })];
     case 'qmp':
       return ['-qmp', `unix:${escapeValue(option.socketPath)},server=on,wait=off`];
     case 'gdb':

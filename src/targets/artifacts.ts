@@ -1,0 +1,79 @@
+import { rm, stat, writeFile } from 'node:fs/promises';
+import { posix, join } from 'node:path';
+import type { ImageManifest } from '../image/manifest.js';
+import { canonicalJson } from '../util/fs.js';
+import { FIRECRACKER_DEFAULT_CONFIG, FIRECRACKER_NET, firecrackerConfig } from './microvm/firecracker.js';
+import { FIRECRACKER_PLUMBING } from './microvm/target.js';
+import { getTarget } from './registry.js';
+import { runtimeArchive, writeInitrdWithConfig } from './runtime-archive.js';
+import { xenDefaultConfig, xlConfigForImage } from './xen/image.js';
+import { xenTarget } from './xen/target.js';
+import { buildEspDisk } from './disk/gpt.js';
+import { STANDALONE_PLUMBING } from './efi/target.js';
+import { buildUki } from './efi/uki.js';
+import type { RuntimeConfig } from '../config/runtime.js';
+
+/**
+ * Files a target's image carries for tools other than kiln (xl, firecracker), written into
+ * the image directory at bake, next to kernel, initramfs.cpio and image.json. They are a pure
+ * function of the manifest, so the image's cache key still names all of its bytes. Those tools
+ * read their config from a file, so each gets its own initrd with a default runtime config.
+ */
+export async function writeTargetArtifacts(dir: string, manifest: ImageManifest): Promise<string[]> {
+  const target = getTarget(manifest.target);
+  const initrd = join(dir, manifest.initrd.file);
+  switch (target.name) {
+    case 'qemu':
+      return [];
+    case 'microvm': {
+      const initrdFile = 'firecracker-initrd.cpio';
+      await writeInitrdWithConfig(initrd, join(dir, initrdFile), runtimeArchive(manifest, FIRECRACKER_PLUMBING, FIRECRACKER_DEFAULT_CONFIG));
+      const config = firecrackerConfig({
+        kernelFile: manifest.kernel.file,
+        initrdFile,
+        bootArgs: [manifest.cmdline, ...FIRECRACKER_PLUMBING.extraCmdline].join(' '),
+        memoryMiB: manifest.memory.defaultMiB,
+        cpus: 1,
+        taps: [{ hostDevName: FIRECRACKER_NET.tap, guestMac: FIRECRACKER_NET.guestMac }],
+      });
+      await writeFile(join(dir, 'firecracker.json'), canonicalJson(config));
+      return ['firecracker.json', initrdFile];
+    }
+    case 'xen': {
+      const config = xenDefaultConfig();
+      await writeInitrdWithConfig(initrd, join(dir, 'xen-initrd.cpio'), runtimeArchive(manifest, xenTarget, config));
+      await writeFile(join(dir, 'xl.cfg'), xlConfigForImage(manifest, config, { ramdiskFile: 'xen-initrd.cpio', appName: posix.basename(manifest.app.guestPath) }));
+      return ['xl.cfg', 'xen-initrd.cpio'];
+    }
+    case 'efi':
+      await writeStandaloneUki(dir, manifest);
+      return ['kiln.efi'];
+    case 'disk': {
+      const uki = await writeStandaloneUki(dir, manifest);
+      await buildEspDisk(dir, uki, (await stat(uki)).size, manifest.kernel.sha256 + manifest.initrd.sha256);
+      return ['kiln.efi', 'disk.raw'];
+    }
+  }
+}
+
+/** What a UKI booted by other firmware (a cloud, a real machine) configures: DHCP on eth0. */
+export const STANDALONE_CONFIG: RuntimeConfig = { version: 1, network: { interfaces: [{ name: 'eth0', dhcp: true }], dns: [] } };
+
+/** kiln.efi: the image's kernel and initrd, with the standalone runtime config, in one UKI. */
+async function writeStandaloneUki(dir: string, manifest: ImageManifest): Promise<string> {
+  const initrd = join(dir, '.uki-initrd.cpio');
+  const out = join(dir, 'kiln.efi');
+  try {
+    await writeInitrdWithConfig(join(dir, manifest.initrd.file), initrd, runtimeArchive(manifest, STANDALONE_PLUMBING, STANDALONE_CONFIG));
+    await buildUki({ kernelPath: join(dir, manifest.kernel.file), initrdPath: initrd, cmdline: manifest.cmdline, osRelease: ukiOsRelease(manifest), outPath: out });
+  } finally {
+    await rm(initrd, { force: true });
+  }
+  return out;
+}
+
+/** The .osrel section: boot menus show PRETTY_NAME. */
+export function ukiOsRelease(manifest: Pick<ImageManifest, 'app' | 'kiln'>): string {
+  const app = posix.basename(manifest.app.guestPath).replace(/[^A-Za-z0-9._-]/g, '_');
+  return `ID=kiln\nNAME=kiln\nPRETTY_NAME="kiln ${app}"\nVERSION_ID=${manifest.kiln.version.replace(/[^A-Za-z0-9._-]/g, '_')}\n`;
+}

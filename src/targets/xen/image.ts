@@ -1,0 +1,45 @@
+import type { RuntimeConfig } from '../../config/runtime.js';
+import { KilnError, ErrorCodes } from '../../errors.js';
+import type { ImageManifest } from '../../image/manifest.js';
+import { XEN_DEFAULT_BRIDGE } from './target.js';
+import { xenMac, xlConfig, xlDomainName } from './xl.js';
+
+/**
+ * The runtime config bake puts in a xen image's ramdisk: the image's own defaults and one
+ * interface configured by DHCP on the dom0 bridge (the usual Xen set-up; a static address would
+ * have to be guessed).
+ */
+export function xenDefaultConfig(): RuntimeConfig {
+  return { version: 1, network: { interfaces: [{ name: 'eth0', dhcp: true }], dns: [] } };
+}
+
+export interface XlOptions {
+  ramdiskFile: string;
+  appName: string;
+  bridge?: string;
+  memoryMiB?: number;
+  cpus?: number;
+  /** Distinguishes several domains of one host in their MACs. */
+  domainIndex?: number;
+}
+
+/** The xl config for an image and one runtime config: a vif per interface (volumes are refused, see below). */
+export function xlConfigForImage(manifest: Pick<ImageManifest, 'kernel' | 'cmdline' | 'memory'>, config: RuntimeConfig, options: XlOptions): string {
+  if ((config.volumes ?? []).length > 0) {
+    // The shim finds a volume by its virtio-blk serial; xen-blkfront disks expose none.
+    throw new KilnError(ErrorCodes.TARGET_CANNOT_CARRY, 'a xen image cannot carry volumes yet', {
+      details: ['the init shim finds each volume by its virtio-blk serial number, and Xen block devices (xvd*) have none'],
+      hint: 'drop the volumes, or bake for --target qemu or microvm',
+    });
+  }
+  return xlConfig({
+    name: xlDomainName(options.appName),
+    kernelFile: manifest.kernel.file,
+    ramdiskFile: options.ramdiskFile,
+    cmdline: manifest.cmdline,
+    memoryMiB: options.memoryMiB ?? manifest.memory.defaultMiB,
+    cpus: options.cpus ?? 1,
+    vifs: (config.network?.interfaces ?? []).map((_, index) => ({ bridge: options.bridge ?? XEN_DEFAULT_BRIDGE, mac: xenMac(options.domainIndex ?? 0, index) })),
+    disks: [],
+  });
+}

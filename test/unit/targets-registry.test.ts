@@ -1,0 +1,82 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { assertLaunchable, getTarget, listTargets, probeTargets, qemuMachineOptions, xenTarget, microvmTarget, qemuTarget, efiTarget, diskTarget } from '../../src/targets/registry.js';
+import { firmwareFor } from '../../src/targets/efi/boot.js';
+import { assertTargetCarries } from '../../src/targets/carry.js';
+import { parseTscKhz } from '../../src/targets/host.js';
+import { COMPONENT_SETS } from '../../src/components/sets.js';
+import type { MachineRequest } from '../../src/targets/types.js';
+
+test('every target is a complete typed value whose component sets exist', () => {
+  const names = listTargets().map((target) => target.name);
+  assert.deepEqual(names, ['qemu', 'microvm', 'xen', 'efi', 'disk']);
+  for (const target of listTargets()) {
+    assert.ok(target.platforms.length > 0, `${target.name} has a platform`);
+    for (const set of target.componentSets) assert.ok(Object.hasOwn(COMPONENT_SETS, set), `${target.name}: ${set} is a known set`);
+    assert.ok(target.cmdline.some((arg) => arg === `console=${target.console}`), `${target.name} has its console on the cmdline`);
+  }
+  assert.equal(microvmTarget.kernel, 'vmlinux');
+  assert.equal(xenTarget.kernel, 'vmlinux');
+  assert.equal(qemuTarget.kernel, 'bzimage');
+  assert.ok(microvmTarget.componentSets.includes('virtio-mmio') && !microvmTarget.componentSets.includes('virtio-pci'));
+  assert.ok(xenTarget.componentSets.includes('xen-net'));
+  assert.deepEqual(xenTarget.exit, { kind: 'poweroff' });
+  assert.equal(efiTarget.boot, 'uki');
+  assert.ok(['nvme', 'ena', 'gve'].every((set) => diskTarget.componentSets.includes(set)), 'the disk target covers cloud devices');
+});
+
+test('the firmware follows the target; uefi is allowed for pc images and refused where it cannot work', () => {
+  assert.equal(firmwareFor(qemuTarget, undefined), 'bios');
+  assert.equal(firmwareFor(qemuTarget, 'uefi'), 'uefi');
+  assert.equal(firmwareFor(efiTarget, undefined), 'uefi');
+  assert.equal(firmwareFor(diskTarget, 'uefi'), 'uefi');
+  assert.throws(() => firmwareFor(efiTarget, 'bios'), { code: 'KILN_USAGE' });
+  assert.throws(() => firmwareFor(microvmTarget, 'uefi'), { code: 'KILN_USAGE' });
+});
+
+test('getTarget names the known targets when the name is wrong, even for inherited names', () => {
+  assert.equal(getTarget('microvm'), microvmTarget);
+  for (const name of ['kvm', 'toString', '__proto__']) {
+    assert.throws(() => getTarget(name), (error: Error & { code?: string; hint?: string }) => error.code === 'KILN_TARGET_UNKNOWN' && /qemu, microvm, xen, efi, disk/.test(error.hint ?? ''));
+  }
+});
+
+test('kiln targets: every target has a verdict, and each platform that cannot run says why', async () => {
+  const rows = await probeTargets();
+  assert.equal(rows.length, listTargets().length);
+  for (const { target, probe } of rows) {
+    assert.equal(probe.target, target.name);
+    assert.equal(probe.platforms.length, target.platforms.length);
+    for (const platform of probe.platforms) assert.equal(platform.usable, platform.reasons.length === 0, `${target.name}/${platform.platform}`);
+    assert.equal(probe.launchable, probe.platforms[0]!.usable);
+  }
+  const xen = rows.find((row) => row.target.name === 'xen')!.probe;
+  // This machine is no dom0; a dom0 would pass, so only check the reason when it fails.
+  if (!xen.launchable) assert.ok(xen.reasons.some((reason) => /dom0/.test(reason)), xen.reasons.join('; '));
+});
+
+test('a xen image is refused by launch with the reason this host cannot run it', async () => {
+  await assert.rejects(assertLaunchable(xenTarget), (error: Error & { code?: string; details?: string[] }) => {
+    return error.code === 'KILN_TARGET_UNAVAILABLE';
+  });
+  await assertLaunchable(microvmTarget);
+  const request: MachineRequest = { kernelPath: 'k', initrdPath: 'i', cmdline: '', memoryMiB: 128, cpus: 1, accel: 'tcg', network: { kind: 'none' }, statusPath: 's', qmpSocketPath: 'q' };
+  assert.throws(() => qemuMachineOptions(xenTarget, request), { code: 'KILN_TARGET_UNAVAILABLE' });
+});
+
+test('a runtime config a target cannot carry is refused with every reason', () => {
+  assert.doesNotThrow(() => assertTargetCarries(qemuTarget, { userNetwork: true, taps: 1, volumes: 2 }));
+  assert.throws(
+    () => assertTargetCarries(xenTarget, { userNetwork: true, taps: 1, volumes: 0 }),
+    (error: Error & { code?: string; details?: string[] }) =>
+      error.code === 'KILN_TARGET_CANNOT_CARRY' && error.details!.length === 2 && /user-mode/.test(error.details![0]!) && /tap/.test(error.details![1]!),
+  );
+  const noBlock = { ...microvmTarget, componentSets: ['virtio-mmio', 'virtio-net'] };
+  assert.throws(() => assertTargetCarries(noBlock, { userNetwork: false, taps: 0, volumes: 1 }), /cannot be carried/);
+});
+
+test('the host TSC frequency is read from cpuinfo only when the TSC is constant', () => {
+  assert.equal(parseTscKhz('flags\t\t: fpu tsc constant_tsc nonstop_tsc\ncpu MHz\t\t: 2095.998\n'), 2095998);
+  assert.equal(parseTscKhz('flags\t\t: fpu tsc\ncpu MHz\t\t: 2095.998\n'), undefined);
+  assert.equal(parseTscKhz(''), undefined);
+});
