@@ -4,7 +4,7 @@ import type { Writable } from 'node:stream';
 import type { Context } from '../context.js';
 import type { ExitReport } from '../events.js';
 import { KilnError, ErrorCodes } from '../errors.js';
-import { toolMissing, lastLines } from '../util/exec.js';
+import { toolMissing, lastLines, requireProgram } from '../util/exec.js';
 import { QmpClient } from './qmp.js';
 import { parseStatus } from './status.js';
 
@@ -33,6 +33,7 @@ export interface VmResult {
 }
 
 const CONSOLE_TAIL_BYTES = 8192;
+const POWER_BUTTON_REPEAT_MS = 1000;
 
 /**
  * Runs one QEMU process to its end. QEMU gets its own process group, so a terminal's Ctrl-C
@@ -45,7 +46,9 @@ export async function runVm(ctx: Context, options: VmRunOptions): Promise<VmResu
   let consoleTail = '';
   let stderr = '';
 
-  const child = spawn('setpriv', ['--pdeathsig', 'SIGKILL', '--', options.qemu, ...options.argv], {
+  // setpriv would report a missing QEMU as its own failure; name QEMU's package instead.
+  const qemu = await requireProgram(options.qemu, ctx.env);
+  const child = spawn('setpriv', ['--pdeathsig', 'SIGKILL', '--', qemu, ...options.argv], {
     detached: true,
     stdio: ['ignore', options.console ? 'pipe' : 'ignore', 'pipe'],
   });
@@ -76,13 +79,27 @@ export async function runVm(ctx: Context, options: VmRunOptions): Promise<VmResu
     }, options.stopTimeoutSeconds * 1000);
     killTimer.unref();
     void exited.then(() => clearTimeout(killTimer));
+    // A press that comes before the guest's init listens for the power button (early in boot)
+    // is lost, so the button is pressed again every second until QEMU is gone.
+    let exitedYet = false;
+    void exited.then(() => (exitedYet = true));
     try {
       const qmp = await QmpClient.connect(options.qmpSocketPath, 2000);
-      await qmp.execute('system_powerdown');
-      qmp.close();
+      try {
+        while (!exitedYet) {
+          await qmp.execute('system_powerdown');
+          await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, POWER_BUTTON_REPEAT_MS))]);
+        }
+      } finally {
+        qmp.close();
+      }
     } catch {
-      forced = true;
-      child.kill('SIGKILL');
+      // QMP fails both when QEMU is wedged and when it is just exiting; only the first is forced.
+      const gone = await Promise.race([exited.then(() => true), new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 500))]);
+      if (!gone) {
+        forced = true;
+        child.kill('SIGKILL');
+      }
     }
   };
   const timeoutTimer =

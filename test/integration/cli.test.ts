@@ -143,3 +143,18 @@ test('kiln config schema prints the JSON Schema; kiln targets lists qemu', async
   const targets = await kiln(['targets']);
   assert.match(targets.stdout, /^qemu\s+launchable/m);
 });
+
+test('no QEMU on PATH: a coded error naming the Debian package', async () => {
+  const ran = await new Promise<Ran>((resolve, reject) => {
+    const child = spawn(process.execPath, [KILN, 'launch', helloImage, '--accel', 'tcg'], {
+      env: { ...process.env, KILN_CACHE_DIR: SHARED_CACHE, PATH: '/nonexistent' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout: '', stderr }));
+  });
+  assert.equal(ran.code, 125);
+  assert.match(ran.stderr, /error KILN_TOOL_MISSING: qemu-system-x86_64 is not installed\n\s+hint: install it with: apt-get install qemu-system-x86/);
+});

@@ -2,6 +2,7 @@
  * Really fetches Debian's cloud kernel through the host's apt (about 27 MB, once per machine:
  * the shared cache at $KILN_CACHE_DIR or ~/.cache/kiln-test survives between runs).
  */
+import { tempDir } from '../helpers.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { access, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
@@ -89,7 +90,7 @@ test('the module index is built with the entry and read back from the cache', as
 
 test('a local kernel gives the same shape, keyed by the file hash, with its own index cache', async (t) => {
   const kernel = first ?? (await obtainKernel(context(sharedCache).ctx));
-  const cache = await mkdtemp(join(tmpdir(), 'kiln-local-kernel-'));
+  const cache = await tempDir('kiln-local-kernel-');
   t.after(() => rm(cache, { recursive: true, force: true }));
   const { ctx, events } = context(cache);
   // The unpacked entry is laid out like a root filesystem: modules dir found from the root.
@@ -128,7 +129,7 @@ test('the vmlinux inside the bzImage is extracted once and is a usable local ker
 
 test('apt lists unavailable: the newest cached kernel is used, with a warning', async (t) => {
   const kernel = first ?? (await obtainKernel(context(sharedCache).ctx));
-  const dir = await mkdtemp(join(tmpdir(), 'kiln-apt-offline-'));
+  const dir = await tempDir('kiln-apt-offline-');
   t.after(() => rm(dir, { recursive: true, force: true }));
   // An apt configuration with an empty lists dir and no binary caches: apt knows no packages,
   // as on a host that never ran apt-get update, and writes nothing anywhere.
@@ -144,7 +145,7 @@ test('a wrong expected hash is rejected and leaves no cache entry', async (t) =>
   const { source } = first ?? (await obtainKernel(context(sharedCache).ctx));
   assert.equal(source.kind, 'debian');
   if (source.kind !== 'debian') return;
-  const cache = await mkdtemp(join(tmpdir(), 'kiln-kernel-hash-'));
+  const cache = await tempDir('kiln-kernel-hash-');
   t.after(() => rm(cache, { recursive: true, force: true }));
   const { ctx } = context(cache);
   const wrong = 'f'.repeat(64);
@@ -156,7 +157,7 @@ test('a wrong expected hash is rejected and leaves no cache entry', async (t) =>
 });
 
 test('a version the archive does not have is KILN_KERNEL_DOWNLOAD_FAILED with apt\'s reason', async (t) => {
-  const cache = await mkdtemp(join(tmpdir(), 'kiln-kernel-missing-'));
+  const cache = await tempDir('kiln-kernel-missing-');
   t.after(() => rm(cache, { recursive: true, force: true }));
   const { ctx } = context(cache);
   await assert.rejects(
@@ -167,7 +168,7 @@ test('a version the archive does not have is KILN_KERNEL_DOWNLOAD_FAILED with ap
 });
 
 test('an unknown package with nothing cached is KILN_KERNEL_NOT_FOUND', async (t) => {
-  const cache = await mkdtemp(join(tmpdir(), 'kiln-kernel-unknown-'));
+  const cache = await tempDir('kiln-kernel-unknown-');
   t.after(() => rm(cache, { recursive: true, force: true }));
   await assert.rejects(obtainKernel(context(cache).ctx, { packageName: 'linux-image-no-such-flavour' }), (error) => isKilnError(error, 'KILN_KERNEL_NOT_FOUND'));
 });

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { obtainKernel, loadModuleIndex } from '../../src/components/index.js';
-import { testContext } from '../helpers.js';
+import { tempDir, testContext } from '../helpers.js';
 import { moduleNameFromPath, normaliseModuleName, parseModinfo, readModinfo } from '../../src/components/modinfo.js';
 import { buildModuleIndex, parseModuleIndex, serializeModuleIndex, type ModuleIndex, type ModuleInfo } from '../../src/components/modules.js';
 import { COMPONENT_SETS, resolveModuleClosure, type ModuleToLoad } from '../../src/components/sets.js';
@@ -85,7 +85,7 @@ test('parseModinfo reads depends, aliases and softdeps', () => {
 });
 
 test('readModinfo reads .modinfo of an ELF relocatable, and refuses a non-ELF module', async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), 'kiln-modinfo-'));
+  const dir = await tempDir('kiln-modinfo-');
   t.after(() => rm(dir, { recursive: true, force: true }));
   await writeFile(join(dir, 'demo.ko'), fakeKo(['name=demo', 'depends=virtio']));
   await writeFile(join(dir, 'broken.ko'), 'not an elf at all');
@@ -94,7 +94,7 @@ test('readModinfo reads .modinfo of an ELF relocatable, and refuses a non-ELF mo
 });
 
 test('buildModuleIndex reads .ko and .ko.gz files and modules.builtin, and round-trips through JSON', async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), 'kiln-modules-'));
+  const dir = await tempDir('kiln-modules-');
   t.after(() => rm(dir, { recursive: true, force: true }));
   await mkdir(join(dir, 'kernel/drivers/net'), { recursive: true });
   await mkdir(join(dir, 'kernel/drivers/char'), { recursive: true });

@@ -1,3 +1,4 @@
+import { tempDir } from '../helpers.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtemp } from 'node:fs/promises';
@@ -37,7 +38,7 @@ test('compileEnv pins SOURCE_DATE_EPOCH unless the caller set one', () => {
 });
 
 test('a missing musl-gcc is KILN_COMPILER_MISSING with an install hint', async () => {
-  const dir = await mkdtemp(join(tmpdir(), 'kiln-musl-'));
+  const dir = await tempDir('kiln-musl-');
   const ctx = createContext({ paths: { cache: dir, state: dir }, env: { PATH: dir } });
   await assert.rejects(compileC(ctx, { sources: [join(dir, 'x.c')], output: join(dir, 'x') }), {
     code: 'KILN_COMPILER_MISSING',
