@@ -1,11 +1,12 @@
-// Copies non-TypeScript assets the library reads at run time (the init shim's C source)
+// Copies non-TypeScript assets the library reads at run time (the init shim's C sources)
 // next to the compiled code, so dist/ is self-contained.
-import { copyFileSync, mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { cpSync, rmSync } from 'node:fs';
 
-const assets = ['src/init/shim.c'];
+// Directories are mirrored: removed first, so a file deleted from the source tree does not
+// linger in dist/ (the shim build compiles every .c file it finds there).
+const assets = ['src/init/shim'];
 for (const asset of assets) {
   const out = `dist/${asset}`;
-  mkdirSync(dirname(out), { recursive: true });
-  copyFileSync(asset, out);
+  rmSync(out, { recursive: true, force: true });
+  cpSync(asset, out, { recursive: true });
 }

@@ -1,5 +1,5 @@
-import { access, chmod, readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { access, chmod, readFile, readdir } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Context } from '../context.js';
 import { ErrorCodes, KilnError, isKilnError } from '../errors.js';
@@ -7,10 +7,11 @@ import { compileC, compilerIdentity } from '../toolchain/musl.js';
 import { canonicalJson, publishDirectory, sha256, sha256File } from '../util/fs.js';
 
 /**
- * Builds the guest init shim (shim.c, PID 1 of every guest) with the musl toolchain into a
- * content-addressed cache: <cache>/shim/<key>/kiln-init, where the key hashes everything
- * that decides the binary's bytes (source, compiler identity, flags). Builds are reproducible,
- * so a key always names the same bytes, wherever it was built.
+ * Builds the guest init shim (src/init/shim/: shim.h and one .c file per job; PID 1 of every
+ * guest) with the musl toolchain into a content-addressed cache: <cache>/shim/<key>/kiln-init,
+ * where the key hashes everything that decides the binary's bytes (every source and header
+ * file's name and content, compiler identity, flags). Builds are reproducible, so a key always
+ * names the same bytes, wherever it was built.
  */
 
 export interface BuiltShim {
@@ -27,35 +28,73 @@ export const SHIM_FILE = 'kiln-init';
 export const SHIM_CFLAGS: readonly string[] = ['-std=gnu11', '-Wall', '-Wextra'];
 /** Stripped: the shim is in every image, and symbols help nobody inside the guest. */
 export const SHIM_LDFLAGS: readonly string[] = ['-s'];
+/** The shared header: its presence marks a shim source directory. */
+const SHIM_HEADER = 'shim.h';
 /** Bump when the way the shim is built changes in a way the key does not capture. */
-const RECIPE_VERSION = 1;
+const RECIPE_VERSION = 2;
+
+/** One file of the shim's source directory: its name there and its bytes. */
+export interface ShimSourceFile {
+  name: string;
+  content: Buffer;
+}
+
+export interface ShimSources {
+  /** The directory holding shim.h and the .c files; also the compile's include path. */
+  dir: string;
+  /** The .c files, absolute, in the fixed order they are compiled and linked in. */
+  sources: string[];
+  /** Every .c and .h file, in the same fixed order: what the cache key hashes. */
+  files: ShimSourceFile[];
+}
 
 /**
- * The C source: next to this module (dist/src/init/, where the build copies it), or, when the
- * TypeScript was compiled without that copy step, in the source tree beside dist/.
+ * The C source directory: next to this module (dist/src/init/shim/, where the build copies
+ * it), or, when the TypeScript was compiled without that copy step, in the source tree beside
+ * dist/.
  */
-export async function shimSourcePath(): Promise<string> {
-  const candidates = [new URL('./shim.c', import.meta.url), new URL('../../../src/init/shim.c', import.meta.url)];
+export async function shimSourceDir(): Promise<string> {
+  const candidates = [new URL('./shim/', import.meta.url), new URL('../../../src/init/shim/', import.meta.url)];
   for (const candidate of candidates) {
-    const path = fileURLToPath(candidate);
+    const dir = resolve(fileURLToPath(candidate)); // without the URL's trailing slash
     try {
-      await access(path);
-      return path;
+      await access(join(dir, SHIM_HEADER));
+      return dir;
     } catch {
       // try the next place
     }
   }
-  throw new KilnError(ErrorCodes.SHIM_BUILD_FAILED, 'the init shim source (shim.c) is missing from this kiln installation', {
-    hint: 'reinstall kiln, or in a checkout run `npm run build` (it copies shim.c into dist/)',
-    details: candidates.map((candidate) => `looked for ${fileURLToPath(candidate)}`),
+  throw new KilnError(ErrorCodes.SHIM_BUILD_FAILED, 'the init shim source (src/init/shim/) is missing from this kiln installation', {
+    hint: 'reinstall kiln, or in a checkout run `npm run build` (it copies src/init/shim/ into dist/)',
+    details: candidates.map((candidate) => `looked for ${join(fileURLToPath(candidate), SHIM_HEADER)}`),
   });
 }
 
-export function shimCacheKey(source: Buffer, identity: string): string {
+/**
+ * Reads the shim's .c and .h files. The order is by name in code-unit order, never the
+ * directory's or the locale's, so that link order (and with it the binary) is the same on
+ * every host.
+ */
+export async function readShimSources(dir: string): Promise<ShimSources> {
+  const names = (await readdir(dir))
+    .filter((name) => name.endsWith('.c') || name.endsWith('.h'))
+    .sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  const files = await Promise.all(names.map(async (name) => ({ name, content: await readFile(join(dir, name)) })));
+  const sources = names.filter((name) => name.endsWith('.c')).map((name) => join(dir, name));
+  if (sources.length === 0) {
+    throw new KilnError(ErrorCodes.SHIM_BUILD_FAILED, `the init shim source directory ${dir} has no .c files`, {
+      hint: 'reinstall kiln, or in a checkout run `npm run build`',
+    });
+  }
+  return { dir, sources, files };
+}
+
+export function shimCacheKey(files: readonly ShimSourceFile[], identity: string): string {
   return sha256(
     canonicalJson({
       recipe: RECIPE_VERSION,
-      source: sha256(source),
+      // Names too: moving code between files changes what is compiled together.
+      sources: files.map((file) => ({ name: file.name, sha256: sha256(file.content) })),
       compiler: identity,
       cflags: SHIM_CFLAGS,
       ldflags: SHIM_LDFLAGS,
@@ -65,10 +104,9 @@ export function shimCacheKey(source: Buffer, identity: string): string {
 }
 
 export async function buildShim(ctx: Context): Promise<BuiltShim> {
-  const sourcePath = await shimSourcePath();
-  const source = await readFile(sourcePath);
+  const shim = await readShimSources(await shimSourceDir());
   const compiler = await compilerIdentity(ctx.env);
-  const key = shimCacheKey(source, compiler);
+  const key = shimCacheKey(shim.files, compiler);
   const dir = join(ctx.paths.cache, 'shim', key);
   const path = join(dir, SHIM_FILE);
 
@@ -81,7 +119,10 @@ export async function buildShim(ctx: Context): Promise<BuiltShim> {
   await publishDirectory(dir, async (tmp) => {
     const output = join(tmp, SHIM_FILE);
     try {
-      await compileC(ctx, { sources: [sourcePath], output, cflags: [...SHIM_CFLAGS], ldflags: [...SHIM_LDFLAGS] });
+      // The include path is where this installation keeps the sources, so it is not part of the
+      // key: it decides no byte of the (stripped, debug-info-free) output.
+      const cflags = [...SHIM_CFLAGS, `-I${shim.dir}`];
+      await compileC(ctx, { sources: shim.sources, output, cflags, ldflags: [...SHIM_LDFLAGS] });
     } catch (error) {
       if (!isKilnError(error, ErrorCodes.TOOL_FAILED)) throw error;
       throw new KilnError(ErrorCodes.SHIM_BUILD_FAILED, 'the init shim did not compile', {
