@@ -22,10 +22,10 @@ const stats = (values) => {
 const ms = (value) => `${Math.round(value)} ms`;
 const mb = (bytes) => `${(bytes / 1048576).toFixed(2)} MB`;
 
-async function timeBake(app, cache) {
+async function timeBake(app, cache, target = 'qemu') {
   const c = createContext({ paths: { cache, state: join(work, 'state') } });
   const started = performance.now();
-  const result = await bake(c, { appPath: app, target: getTarget('qemu') }, join(work, `img-${Math.random().toString(36).slice(2)}`));
+  const result = await bake(c, { appPath: app, target: getTarget(target) }, join(work, `img-${Math.random().toString(36).slice(2)}`));
   return { ms: performance.now() - started, result };
 }
 
@@ -81,5 +81,18 @@ for (const example of examples) {
   const e = stats(exit);
   console.log(`  launch → first output: min ${ms(f.min)}, median ${ms(f.median)}`);
   console.log(`  launch → exit${example.serve ? ' (stop requested 200 ms after first output)' : ''}: min ${ms(e.min)}, median ${ms(e.median)}`);
+}
+// Side by side in one run (machines are noisy): the same hello on the pc machine and on microvm.
+{
+  const app = join(work, 'hello');
+  const images = {};
+  for (const target of ['qemu', 'microvm']) images[target] = (await timeBake(app, sharedCache, target)).result.dir;
+  const exits = { qemu: [], microvm: [] };
+  for (let i = 0; i < runs; i++) {
+    for (const target of ['qemu', 'microvm']) exits[target].push((await timeLaunch(images[target])).exit);
+  }
+  const q = stats(exits.qemu);
+  const m = stats(exits.microvm);
+  console.log(`\nhello, launch → exit, interleaved: qemu (pc) median ${ms(q.median)}, microvm median ${ms(m.median)}, microvm/pc = ${(m.median / q.median).toFixed(2)}`);
 }
 await rm(work, { recursive: true, force: true });
