@@ -1,6 +1,7 @@
 import { DEBUG_EXIT_PORT } from '../qemu/machine.js';
 import type { MachineRequest } from '../types.js';
 import type { QemuOption } from '../qemu/options.js';
+import { peripheralOptions } from '../qemu/peripherals.js';
 
 /** The second legacy COM port, where the status channel goes (the first is the console). */
 const COM2 = { iobase: '0x2f8', irq: 3 };
@@ -49,24 +50,6 @@ export function microvmMachineOptions(request: MachineRequest): QemuOption[] {
     { kind: 'device', driver: 'virtio-rng-device' },
     { kind: 'qmp', socketPath: request.qmpSocketPath },
   ];
-  if (request.network.kind === 'user') {
-    options.push(
-      { kind: 'netdev-user', id: 'net0', forwards: request.network.forwards },
-      { kind: 'device', driver: 'virtio-net-device', props: { netdev: 'net0' } },
-    );
-  }
-  (request.taps ?? []).forEach((tap, index) => {
-    const id = `tap${index}`;
-    options.push({ kind: 'netdev-tap', id, ifname: tap.ifname }, { kind: 'device', driver: 'virtio-net-device', props: { netdev: id, mac: tap.mac } });
-  });
-  (request.drives ?? []).forEach((drive, index) => {
-    const id = `vol${index}`;
-    options.push(
-      { kind: 'drive', id, path: drive.path, format: 'raw', readOnly: drive.readOnly },
-      { kind: 'device', driver: 'virtio-blk-device', props: { drive: id, serial: drive.serial } },
-    );
-  });
-  if (request.gdb) options.push({ kind: 'gdb', address: request.gdb.address, port: request.gdb.port });
-  if (request.pidfilePath) options.push({ kind: 'pidfile', path: request.pidfilePath });
+  options.push(...peripheralOptions(request, 'mmio'));
   return options;
 }

@@ -1,5 +1,6 @@
 import type { MachineRequest } from '../types.js';
 import type { QemuOption } from './options.js';
+import { peripheralOptions } from './peripherals.js';
 
 /** The I/O port the shim writes to so QEMU exits at once (isa-debug-exit). */
 export const DEBUG_EXIT_PORT = 0xf4;
@@ -33,27 +34,6 @@ export function pcMachineOptions(request: MachineRequest): QemuOption[] {
     { kind: 'device', driver: 'virtio-rng-pci' },
     { kind: 'qmp', socketPath: request.qmpSocketPath },
   ];
-  if (request.network.kind === 'user') {
-    options.push(
-      { kind: 'netdev-user', id: 'net0', forwards: request.network.forwards },
-      { kind: 'device', driver: 'virtio-net-pci', props: { netdev: 'net0' } },
-    );
-  }
-  (request.taps ?? []).forEach((tap, index) => {
-    const id = `tap${index}`;
-    options.push(
-      { kind: 'netdev-tap', id, ifname: tap.ifname },
-      { kind: 'device', driver: 'virtio-net-pci', props: { netdev: id, mac: tap.mac } },
-    );
-  });
-  (request.drives ?? []).forEach((drive, index) => {
-    const id = `vol${index}`;
-    options.push(
-      { kind: 'drive', id, path: drive.path, format: 'raw', readOnly: drive.readOnly },
-      { kind: 'device', driver: 'virtio-blk-pci', props: { drive: id, serial: drive.serial } },
-    );
-  });
-  if (request.gdb) options.push({ kind: 'gdb', address: request.gdb.address, port: request.gdb.port });
-  if (request.pidfilePath) options.push({ kind: 'pidfile', path: request.pidfilePath });
+  options.push(...peripheralOptions(request, 'pci'));
   return options;
 }
