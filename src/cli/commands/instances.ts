@@ -62,27 +62,27 @@ export async function logsCommand(ctx: Context, name: string, options: { follow?
 
 export async function stopCommand(ctx: Context, names: string[], options: { time?: string; kill?: boolean }): Promise<number> {
   const timeoutSeconds = options.time === undefined ? undefined : parsePositiveInt(options.time, '--time');
-  let failures = 0;
-  for (const name of names) {
-    try {
-      const result = await stopInstance(ctx, name, { ...(options.kill ? { kill: true } : {}), ...(timeoutSeconds ? { timeoutSeconds } : {}) });
-      const how = !result.stopped ? 'was not running' : result.status.exit ? describeExit(result.status.exit) : result.status.state;
-      ctx.reporter.emit({ type: 'info', message: `${name}: ${how}` });
-      process.stdout.write(`${name}\n`);
-    } catch (error) {
-      if (names.length === 1) throw error;
-      ctx.reporter.emit({ type: 'warning', code: (error as KilnError).code ?? 'KILN_INTERNAL', message: `${name}: ${(error as Error).message}` });
-      failures++;
-    }
-  }
-  return failures ? 1 : 0;
+  return forEachInstance(ctx, names, async (name) => {
+    const result = await stopInstance(ctx, name, { ...(options.kill ? { kill: true } : {}), ...(timeoutSeconds ? { timeoutSeconds } : {}) });
+    const how = !result.stopped ? 'was not running' : result.status.exit ? describeExit(result.status.exit) : result.status.state;
+    ctx.reporter.emit({ type: 'info', message: `${name}: ${how}` });
+  });
 }
 
 export async function rmCommand(ctx: Context, names: string[], options: { force?: boolean }): Promise<number> {
+  return forEachInstance(ctx, names, (name) => removeInstance(ctx, name, { force: options.force ?? false }));
+}
+
+/**
+ * Runs `action` for each named instance and prints each name it succeeded for, as docker does.
+ * With one name its error is the command's error; with several, a failure is a warning and the
+ * others still run (exit status 1).
+ */
+async function forEachInstance(ctx: Context, names: string[], action: (name: string) => Promise<unknown>): Promise<number> {
   let failures = 0;
   for (const name of names) {
     try {
-      await removeInstance(ctx, name, { force: options.force ?? false });
+      await action(name);
       process.stdout.write(`${name}\n`);
     } catch (error) {
       if (names.length === 1) throw error;
