@@ -7,6 +7,7 @@ import { createContext, type Context } from '../src/context.js';
 import { MemoryReporter } from '../src/events.js';
 import { compileC } from '../src/toolchain/musl.js';
 import { launch, type LaunchRequest, type LaunchResult } from '../src/launch/launch.js';
+import { findFreePort } from '../src/launch/ports.js';
 
 /** One cache per machine for every test run, so Debian's kernel is downloaded once. */
 export const SHARED_CACHE = process.env.KILN_CACHE_DIR ?? join(homedir(), '.cache', 'kiln-test');
@@ -47,4 +48,29 @@ export async function launchCaptured(ctx: Context, request: Omit<LaunchRequest, 
   stream.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
   const result = await launch(ctx, { accel: 'tcg', timeoutSeconds: 120, ...request, console: stream });
   return { ...result, output: output.replace(/\r\n/g, '\n') };
+}
+
+/**
+ * Boots an image whose app serves HTTP on guest port 80 with a free host port forwarded,
+ * fetches `/` once it answers (retrying while the guest boots), then asks the VM to stop.
+ */
+export async function fetchFromGuest(
+  ctx: Context,
+  request: Omit<LaunchRequest, 'console' | 'ports' | 'stopSignal'>,
+): Promise<{ page: string; result: Captured }> {
+  const port = await findFreePort();
+  const stop = new AbortController();
+  const running = launchCaptured(ctx, { ...request, ports: [{ protocol: 'tcp', hostAddress: '127.0.0.1', hostPort: port, guestPort: 80 }], stopSignal: stop.signal });
+  let ended = false;
+  running.then(() => (ended = true), () => (ended = true));
+  let page = '';
+  for (let attempt = 0; attempt < 240 && !page && !ended; attempt++) {
+    try {
+      page = await (await fetch(`http://127.0.0.1:${port}/`, { signal: AbortSignal.timeout(2000) })).text();
+    } catch {
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+  }
+  stop.abort();
+  return { page, result: await running };
 }

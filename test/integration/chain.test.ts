@@ -3,8 +3,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { bake } from '../../src/bake/index.js';
 import { qemuTarget } from '../../src/targets/registry.js';
-import { findFreePort } from '../../src/launch/ports.js';
-import { buildC, launchCaptured, tempDir, testContext } from '../helpers.js';
+import { buildC, fetchFromGuest, launchCaptured, tempDir, testContext } from '../helpers.js';
 
 /**
  * The core chain, for real: C source → musl static binary → bake (Debian's cloud kernel,
@@ -62,24 +61,7 @@ test('--timeout stops a VM whose app does not end, with status 124', async () =>
 test('the HTTP example answers through -p, and a stop request ends it cleanly', async () => {
   const server = await buildC(ctx, 'examples/http/server.c', work, 'http-server');
   const image = (await bake(ctx, { appPath: server, target: qemuTarget }, join(work, 'http.img'))).dir;
-  const port = await findFreePort();
-  const stop = new AbortController();
-  const running = launchCaptured(ctx, {
-    imageDir: image,
-    hostname: 'web-test',
-    ports: [{ protocol: 'tcp', hostAddress: '127.0.0.1', hostPort: port, guestPort: 80 }],
-    stopSignal: stop.signal,
-  });
-  let page = '';
-  for (let attempt = 0; attempt < 240 && !page; attempt++) {
-    try {
-      page = await (await fetch(`http://127.0.0.1:${port}/`, { signal: AbortSignal.timeout(2000) })).text();
-    } catch {
-      await new Promise((resolve) => setTimeout(resolve, 250));
-    }
-  }
-  stop.abort();
-  const result = await running;
+  const { page, result } = await fetchFromGuest(ctx, { imageDir: image, hostname: 'web-test' });
   assert.match(page, /Hello from kiln.*served by web-test/s);
   assert.match(result.output, /http-server: stopping after \d+ requests/);
   assert.deepEqual(result.report, { kind: 'exited', code: 0 });

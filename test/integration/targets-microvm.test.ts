@@ -4,9 +4,8 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { bake } from '../../src/bake/index.js';
 import { loadImage } from '../../src/image/manifest.js';
-import { findFreePort } from '../../src/launch/ports.js';
 import { microvmTarget } from '../../src/targets/registry.js';
-import { buildC, launchCaptured, tempDir, testContext } from '../helpers.js';
+import { buildC, fetchFromGuest, launchCaptured, tempDir, testContext } from '../helpers.js';
 
 /**
  * The microvm target for real: bake → the uncompressed PVH vmlinux, virtio-mmio modules, a
@@ -63,24 +62,7 @@ test('it boots under QEMU microvm (TCG), prints, and exit status 3 comes back', 
 test('the HTTP example answers through -p on microvm, and a stop request ends it cleanly', async () => {
   const server = await buildC(ctx, 'examples/http/server.c', work, 'http-server');
   const image = (await bake(ctx, { appPath: server, target: microvmTarget }, join(work, 'http.mvm'))).dir;
-  const port = await findFreePort();
-  const stop = new AbortController();
-  const running = launchCaptured(ctx, {
-    imageDir: image,
-    hostname: 'mvm-test',
-    ports: [{ protocol: 'tcp', hostAddress: '127.0.0.1', hostPort: port, guestPort: 80 }],
-    stopSignal: stop.signal,
-  });
-  let page = '';
-  for (let attempt = 0; attempt < 240 && !page; attempt++) {
-    try {
-      page = await (await fetch(`http://127.0.0.1:${port}/`, { signal: AbortSignal.timeout(2000) })).text();
-    } catch {
-      await new Promise((resolve) => setTimeout(resolve, 250));
-    }
-  }
-  stop.abort();
-  const result = await running;
+  const { page, result } = await fetchFromGuest(ctx, { imageDir: image, hostname: 'mvm-test' });
   assert.match(page, /Hello from kiln.*served by mvm-test/s);
   assert.deepEqual(result.report, { kind: 'exited', code: 0 });
 });
