@@ -92,29 +92,7 @@ export async function launch(ctx: Context, request: LaunchRequest): Promise<Laun
   const cpus = request.cpus ?? 1;
   if (!Number.isInteger(cpus) || cpus < 1 || cpus > 64) throw new KilnError(ErrorCodes.USAGE, `--cpus ${cpus} must be a whole number from 1 to 64`);
 
-  const networkKind = request.network ?? 'user';
-  const ports = request.ports ?? [];
-  if (networkKind === 'none' && ports.length > 0) {
-    throw new KilnError(ErrorCodes.USAGE, 'port forwarding needs a network, but --net none was given', { hint: 'drop --net none or the -p options' });
-  }
-  const base = request.config ?? {};
-  const taps = request.taps ?? [];
-  const interfaces = [
-    ...(networkKind === 'user' ? [{ name: 'eth0', address: USER_NET.address, gateway: USER_NET.gateway }] : []),
-    ...taps.map(({ ifname: _host, ...guest }) => guest),
-  ].map((iface, index) => ({ ...iface, name: `eth${index}` }));
-  const dns = request.dns ?? (networkKind === 'user' ? [USER_NET.dns] : []);
-  const volumes = [...(base.volumes ?? []), ...(request.volumes ?? [])];
-  const config = parseRuntimeConfig({
-    version: 1,
-    ...base,
-    ...(request.args ? { args: request.args } : {}),
-    ...(request.env || base.env ? { env: { ...base.env, ...request.env } } : {}),
-    ...(request.hostname ? { hostname: request.hostname } : {}),
-    ...(!base.network && (interfaces.length > 0 || dns.length > 0) ? { network: { interfaces, dns } } : {}),
-    ...(volumes.length > 0 ? { volumes } : {}),
-    ...(request.verbose ? { verbose: true } : {}),
-  });
+  const { config, networkKind, ports, taps } = composeRuntimeConfig(request);
   assertTargetCarries(target, { userNetwork: networkKind === 'user', taps: taps.length, volumes: config.volumes?.length ?? 0 });
   await assertPortsFree(ports);
 
@@ -174,4 +152,40 @@ export async function launch(ctx: Context, request: LaunchRequest): Promise<Laun
   } finally {
     await runDir.remove();
   }
+}
+
+/**
+ * The instance's runtime config: the --config document with the flags laid over it, and the
+ * guest side of the network (user-mode NIC first, then taps, named eth0, eth1, …). Pure.
+ */
+export function composeRuntimeConfig(request: Omit<LaunchRequest, 'imageDir'>): {
+  config: RuntimeConfig;
+  networkKind: 'user' | 'none';
+  ports: HostForward[];
+  taps: TapRequest[];
+} {
+  const networkKind = request.network ?? 'user';
+  const ports = request.ports ?? [];
+  if (networkKind === 'none' && ports.length > 0) {
+    throw new KilnError(ErrorCodes.USAGE, 'port forwarding needs a network, but --net none was given', { hint: 'drop --net none or the -p options' });
+  }
+  const base = request.config ?? {};
+  const taps = request.taps ?? [];
+  const interfaces = [
+    ...(networkKind === 'user' ? [{ name: 'eth0', address: USER_NET.address, gateway: USER_NET.gateway }] : []),
+    ...taps.map(({ ifname: _host, ...guest }) => guest),
+  ].map((iface, index) => ({ ...iface, name: `eth${index}` }));
+  const dns = request.dns ?? (networkKind === 'user' ? [USER_NET.dns] : []);
+  const volumes = [...(base.volumes ?? []), ...(request.volumes ?? [])];
+  const config = parseRuntimeConfig({
+    version: 1,
+    ...base,
+    ...(request.args ? { args: request.args } : {}),
+    ...(request.env || base.env ? { env: { ...base.env, ...request.env } } : {}),
+    ...(request.hostname ? { hostname: request.hostname } : {}),
+    ...(!base.network && (interfaces.length > 0 || dns.length > 0) ? { network: { interfaces, dns } } : {}),
+    ...(volumes.length > 0 ? { volumes } : {}),
+    ...(request.verbose ? { verbose: true } : {}),
+  });
+  return { config, networkKind, ports, taps };
 }
