@@ -1,7 +1,7 @@
 import { DEBUG_EXIT_PORT } from '../qemu/machine.js';
 import type { MachineRequest } from '../types.js';
 import type { QemuOption } from '../qemu/options.js';
-import { peripheralOptions } from '../qemu/peripherals.js';
+import { bootCoreOptions, peripheralOptions } from '../qemu/peripherals.js';
 
 /** The second legacy COM port, where the status channel goes (the first is the console). */
 const COM2 = { iobase: '0x2f8', irq: 3 };
@@ -28,21 +28,7 @@ export function tscCmdline(request: Pick<MachineRequest, 'accel' | 'hostTscKhz'>
 export function microvmMachineOptions(request: MachineRequest): QemuOption[] {
   const cmdline = [request.cmdline, ...tscCmdline(request)].join(' ');
   const options: QemuOption[] = [
-    { kind: 'flag', name: 'nodefaults' },
-    { kind: 'flag', name: 'no-user-config' },
-    { kind: 'flag', name: 'no-reboot' },
-    { kind: 'display', type: 'none' },
-    { kind: 'machine', type: 'microvm', props: { acpi: true } },
-    { kind: 'accel', accel: request.accel },
-    { kind: 'cpu', model: request.accel === 'kvm' ? 'host' : 'max' },
-    { kind: 'memory', mib: request.memoryMiB },
-    { kind: 'smp', cpus: request.cpus },
-    { kind: 'kernel', path: request.kernelPath },
-    { kind: 'initrd', path: request.initrdPath },
-    { kind: 'append', cmdline },
-    request.consoleLogPath
-      ? { kind: 'chardev', backend: 'file', id: 'console', props: { path: request.consoleLogPath, append: true } }
-      : { kind: 'chardev', backend: 'stdio', id: 'console', props: { signal: false } },
+    ...bootCoreOptions(request, { kind: 'machine', type: 'microvm', props: { acpi: true } }, cmdline),
     { kind: 'serial', chardev: 'console' },
     { kind: 'chardev', backend: 'file', id: 'status', props: { path: request.statusPath } },
     { kind: 'device', driver: 'isa-serial', props: { chardev: 'status', iobase: COM2.iobase, irq: COM2.irq } },

@@ -1,6 +1,6 @@
 import type { MachineRequest } from '../types.js';
 import type { QemuOption } from './options.js';
-import { peripheralOptions } from './peripherals.js';
+import { bootCoreOptions, peripheralOptions } from './peripherals.js';
 
 /** The I/O port the shim writes to so QEMU exits at once (isa-debug-exit). */
 export const DEBUG_EXIT_PORT = 0xf4;
@@ -12,21 +12,7 @@ export const DEBUG_EXIT_PORT = 0xf4;
  */
 export function pcMachineOptions(request: MachineRequest): QemuOption[] {
   const options: QemuOption[] = [
-    { kind: 'flag', name: 'nodefaults' },
-    { kind: 'flag', name: 'no-user-config' },
-    { kind: 'flag', name: 'no-reboot' },
-    { kind: 'display', type: 'none' },
-    { kind: 'machine', type: 'pc' },
-    { kind: 'accel', accel: request.accel },
-    { kind: 'cpu', model: request.accel === 'kvm' ? 'host' : 'max' },
-    { kind: 'memory', mib: request.memoryMiB },
-    { kind: 'smp', cpus: request.cpus },
-    { kind: 'kernel', path: request.kernelPath },
-    { kind: 'initrd', path: request.initrdPath },
-    { kind: 'append', cmdline: request.cmdline },
-    request.consoleLogPath
-      ? { kind: 'chardev', backend: 'file', id: 'console', props: { path: request.consoleLogPath, append: true } }
-      : { kind: 'chardev', backend: 'stdio', id: 'console', props: { signal: false } },
+    ...bootCoreOptions(request, { kind: 'machine', type: 'pc' }, request.cmdline),
     { kind: 'serial', chardev: 'console' },
     { kind: 'chardev', backend: 'file', id: 'status', props: { path: request.statusPath } },
     { kind: 'serial', chardev: 'status' },

@@ -1,6 +1,31 @@
 import type { MachineRequest } from '../types.js';
 import type { QemuOption } from './options.js';
 
+/**
+ * What every direct-kernel-boot machine starts with: nothing QEMU would add by default, the
+ * machine type, accelerator and CPU, memory, the kernel with its initrd and command line, and
+ * the console chardev (a log file for detached instances, stdio otherwise).
+ */
+export function bootCoreOptions(request: MachineRequest, machine: Extract<QemuOption, { kind: 'machine' }>, cmdline: string): QemuOption[] {
+  return [
+    { kind: 'flag', name: 'nodefaults' },
+    { kind: 'flag', name: 'no-user-config' },
+    { kind: 'flag', name: 'no-reboot' },
+    { kind: 'display', type: 'none' },
+    machine,
+    { kind: 'accel', accel: request.accel },
+    { kind: 'cpu', model: request.accel === 'kvm' ? 'host' : 'max' },
+    { kind: 'memory', mib: request.memoryMiB },
+    { kind: 'smp', cpus: request.cpus },
+    { kind: 'kernel', path: request.kernelPath },
+    { kind: 'initrd', path: request.initrdPath },
+    { kind: 'append', cmdline },
+    request.consoleLogPath
+      ? { kind: 'chardev', backend: 'file', id: 'console', props: { path: request.consoleLogPath, append: true } }
+      : { kind: 'chardev', backend: 'stdio', id: 'console', props: { signal: false } },
+  ];
+}
+
 /** Which virtio transport a machine has: PCI on `pc`, MMIO on `microvm`. */
 export type VirtioBus = 'pci' | 'mmio';
 
