@@ -14,6 +14,7 @@ import { sha256File } from '../util/fs.js';
 import { KILN_VERSION } from '../version.js';
 import { guestPathForApp } from './plan.js';
 import type { BakeInputs, HostFile } from './types.js';
+import { gatherDataFiles, type DataFileRequest } from './data.js';
 
 export interface BakeRequest {
   appPath: string;
@@ -27,6 +28,8 @@ export interface BakeRequest {
   modulesDir?: string;
   /** Component sets on top of the target's own. */
   extraComponentSets?: string[];
+  /** Data files and directory trees copied into the image. */
+  files?: DataFileRequest[];
 }
 
 /** Reads every fact a bake depends on from disk (the I/O half of bake; planBake is pure). */
@@ -106,6 +109,7 @@ export async function gatherBakeInputs(ctx: Context, request: BakeRequest): Prom
     modules,
     componentSets,
     shim: { ...(await hostFile(shim.path, '/kiln/init', true)), compiler: shim.compiler },
+    data: await gatherDataFiles(request.files ?? []),
     kilnVersion: KILN_VERSION,
   };
 }

@@ -40,6 +40,16 @@ export function planBake(inputs: BakeInputs): BakePlan {
   if (inputs.interpreter) addFile(inputs.interpreter, 'interpreter');
   for (const library of inputs.libraries) addFile(library, 'library');
   for (const module of inputs.modules) addFile(module, 'module');
+  for (const item of inputs.data) {
+    if (item.kind === 'file') addFile(item, 'data');
+    else if (item.kind === 'dir') {
+      entries.push({ path: item.guestPath, kind: 'dir', mode: 0o755 });
+      files.push({ path: item.guestPath, kind: 'dir', role: 'data', mode: 0o755 });
+    } else {
+      entries.push({ path: item.guestPath, kind: 'symlink', mode: 0o777, target: item.target });
+      files.push({ path: item.guestPath, kind: 'symlink', role: 'data', mode: 0o777, target: item.target });
+    }
+  }
   for (const link of inputs.symlinks) {
     entries.push({ path: link.path, kind: 'symlink', mode: 0o777, target: link.target });
     files.push({ path: link.path, kind: 'symlink', role: 'skeleton', mode: 0o777, target: link.target });

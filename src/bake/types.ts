@@ -2,6 +2,7 @@ import type { ImageManifest } from '../image/manifest.js';
 import type { CpioEntry } from '../rootfs/cpio.js';
 import type { Target } from '../targets/types.js';
 import type { Provenance } from '../toolchain/provenance.js';
+import type { DataEntry } from './data.js';
 
 /** A host file going into the image, with the facts the plan needs about it. */
 export interface HostFile {
@@ -28,6 +29,8 @@ export interface BakeInputs {
   modules: (HostFile & { name: string })[];
   componentSets: string[];
   shim: HostFile & { compiler: string };
+  /** Data files and trees (config, firmware, assets), sorted by guest path. */
+  data: DataEntry[];
   kilnVersion: string;
 }
 

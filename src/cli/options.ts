@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { KilnError, ErrorCodes } from '../errors.js';
 import type { BakeRequest } from '../bake/index.js';
+import { parseDataFileFlag } from '../bake/data.js';
 import type { LaunchRequest } from '../launch/launch.js';
 import { parsePortMapping } from '../launch/ports.js';
 import { getTarget } from '../targets/registry.js';
@@ -16,7 +17,8 @@ export function addBakeOptions(command: Command): Command {
     .option('--modules <dir>', 'the lib/modules/<release> directory that goes with --kernel')
     .option('--with <set>', 'an extra kernel component set (repeatable)', collect, [])
     .option('--default-arg <arg>', 'a default argument baked into the image (repeatable)', collect, [])
-    .option('--default-env <K=V>', 'a default environment variable baked into the image (repeatable)', collect, []);
+    .option('--default-env <K=V>', 'a default environment variable baked into the image (repeatable)', collect, [])
+    .option('--file <src:/guest/path>', 'copy a host file or directory tree into the image (repeatable)', collect, []);
 }
 
 /** Options shared by `launch` and `run`. */
@@ -52,6 +54,7 @@ export interface RawBakeOptions {
   with: string[];
   defaultArg: string[];
   defaultEnv: string[];
+  file: string[];
 }
 
 export function toBakeRequest(appPath: string, options: RawBakeOptions, env: NodeJS.ProcessEnv): BakeRequest {
@@ -64,6 +67,7 @@ export function toBakeRequest(appPath: string, options: RawBakeOptions, env: Nod
     ...(options.kernel ? { kernelPath: options.kernel } : {}),
     ...(options.modules ? { modulesDir: options.modules } : {}),
     extraComponentSets: options.with,
+    files: options.file.map(parseDataFileFlag),
   };
 }
 

@@ -16,7 +16,7 @@ const sha = z.string().regex(/^[0-9a-f]{64}$/);
 export const ImageFileSchema = z.object({
   path: z.string(),
   kind: z.enum(['file', 'dir', 'symlink', 'chardev']),
-  role: z.enum(['init', 'app', 'interpreter', 'library', 'module', 'config', 'skeleton']),
+  role: z.enum(['init', 'app', 'interpreter', 'library', 'module', 'config', 'skeleton', 'data']),
   mode: z.number().int(),
   size: z.number().int().optional(),
   sha256: sha.optional(),

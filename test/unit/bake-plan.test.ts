@@ -21,6 +21,7 @@ function inputs(overrides: Partial<BakeInputs> = {}): BakeInputs {
     ],
     componentSets: ['virtio-net'],
     shim: { hostPath: '/cache/kiln-init', guestPath: '/kiln/init', sha256: hash('2'), size: 70_000, executable: true, compiler: 'gcc 12; musl 1.2.3' },
+    data: [],
     kilnVersion: '0.1.0',
     ...overrides,
   };
@@ -65,4 +66,22 @@ test('apps installed on the host keep their path; others go to /app', () => {
   assert.equal(guestPathForApp('/usr/bin/ls'), '/usr/bin/ls');
   assert.equal(guestPathForApp('/opt/tool/bin/x'), '/opt/tool/bin/x');
   assert.equal(guestPathForApp('/home/me/build/server'), '/app/server');
+});
+
+test('data files, directories and symlinks go into the tree with the data role', () => {
+  const plan = planBake(
+    inputs({
+      data: [
+        { kind: 'dir', guestPath: '/etc/app' },
+        { kind: 'file', hostPath: '/src/app.conf', guestPath: '/etc/app/app.conf', sha256: hash('3'), size: 12, executable: false },
+        { kind: 'symlink', guestPath: '/etc/app/current.conf', target: 'app.conf' },
+      ],
+    }),
+  );
+  const byPath = new Map(plan.manifest.files.map((file) => [file.path, file]));
+  assert.equal(byPath.get('/etc/app/app.conf')?.role, 'data');
+  assert.equal(byPath.get('/etc/app/app.conf')?.mode, 0o644);
+  assert.equal(byPath.get('/etc/app')?.kind, 'dir');
+  assert.equal(byPath.get('/etc/app/current.conf')?.target, 'app.conf');
+  assert.notEqual(plan.key, planBake(inputs()).key);
 });
