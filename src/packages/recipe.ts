@@ -34,14 +34,17 @@ export const SourceSchema = z
   .object({
     url: z.string().url().optional().describe('http(s) URL of the source archive or file'),
     path: noNul.optional().describe('a file or directory, relative to the recipe'),
-    sha256: sha.optional().describe('required for url and for file paths; directories are hashed by content'),
+    npm: z.string().regex(/^(@[a-z0-9._-]+\/)?[a-z0-9._-]+@[0-9][^\s]*$/, 'must be NAME@EXACT-VERSION').optional().describe("an npm package tarball, fetched with `npm pack` through the host's npm configuration"),
+    member: noNul.optional().describe('with npm: the file inside the npm tarball that is the source (e.g. package/deps/x.tar.gz)'),
+    sha256: sha.optional().describe('sha256 of the file used (for npm: of the member, or of the tarball); required except for directories'),
     extract: z.boolean().optional().describe('unpack a .tar(.gz|.xz|.bz2) archive (default: true for archives)'),
     strip: z.number().int().min(0).max(8).optional().describe('leading path components to drop when unpacking (default 1)'),
     into: noNul.optional().describe('subdirectory of the build tree to put it in'),
   })
   .strict()
-  .refine((s) => (s.url === undefined) !== (s.path === undefined), { message: 'give exactly one of url or path' })
-  .refine((s) => s.url === undefined || s.sha256 !== undefined, { message: 'a url source needs its sha256' });
+  .refine((s) => [s.url, s.path, s.npm].filter((v) => v !== undefined).length === 1, { message: 'give exactly one of url, path or npm' })
+  .refine((s) => (s.url === undefined && s.npm === undefined) || s.sha256 !== undefined, { message: 'a url or npm source needs its sha256' })
+  .refine((s) => s.member === undefined || s.npm !== undefined, { message: 'member is only for npm sources' });
 
 export const DebianSchema = z
   .object({
