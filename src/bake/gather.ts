@@ -15,6 +15,7 @@ import { KILN_VERSION } from '../version.js';
 import { guestPathForApp } from './plan.js';
 import type { BakeInputs, HostFile } from './types.js';
 import { gatherDataFiles, type DataFileRequest } from './data.js';
+import type { ComponentInput } from '../image/components.js';
 
 export interface BakeRequest {
   appPath: string;
@@ -30,6 +31,8 @@ export interface BakeRequest {
   extraComponentSets?: string[];
   /** Data files and directory trees copied into the image. */
   files?: DataFileRequest[];
+  /** Package components (kiln or Debian packages) the app and data came from, for licenses and SBOMs. */
+  components?: ComponentInput[];
 }
 
 /** Reads every fact a bake depends on from disk (the I/O half of bake; planBake is pure). */
