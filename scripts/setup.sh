@@ -25,6 +25,8 @@ declare -A NEEDS=(
   [libvirt-clients]=virt-xml-validate
   [libxml2-utils]=xmllint
   [libxen-dev]=/usr/include/libxlutil.h
+  # Secure Boot signing of UKIs (bake --sign-key/--sign-cert) and its test (sbsign, sbverify).
+  [sbsigntool]=sbsign
   # Cross toolchain (src/toolchain) and its tests: C++ for the glibc tuple, binutils and
   # pkg-config behind the wrappers, and the build systems the tests cross-build with.
   [g++]=g++
@@ -38,9 +40,21 @@ declare -A NEEDS=(
   [cmake]=cmake
   [meson]=meson
   [ninja-build]=ninja
+  # aarch64 (aarch64-kiln-linux-musl, the qemu target on aarch64): Debian's cross gcc and
+  # binutils behind the wrappers, and qemu-system-aarch64 to boot the images under TCG.
+  [gcc-aarch64-linux-gnu]=aarch64-linux-gnu-gcc
+  [binutils-aarch64-linux-gnu]=aarch64-linux-gnu-ar
+  [qemu-system-arm]=qemu-system-aarch64
   # Runtime tests (test/integration/network.test.ts): a real DHCP server in a network namespace.
   [dnsmasq-base]=dnsmasq
   [iproute2]=ip
+  # Debian packages as inputs (src/debian) and their tests: clients for the catalogue's servers.
+  [redis-tools]=redis-cli
+  [curl]=curl
+  # Package builds (src/build): every build step runs under `unshare --net --mount` (no network,
+  # the host read-only except the build's work tree, made so with mount).
+  [util-linux]=unshare
+  [mount]=mount
 )
 missing=()
 for pkg in "${!NEEDS[@]}"; do
@@ -62,6 +76,20 @@ fi
 # kiln resolves Debian's kernel package through apt; make sure apt has package lists.
 if ! apt-cache show --no-all-versions linux-image-cloud-amd64 >/dev/null 2>&1; then
   if [[ $(id -u) -eq 0 ]]; then apt-get update -q; else echo "setup: run 'apt-get update' as root so apt knows the kernel packages" >&2; fi
+fi
+# aarch64 images need arm64 packages that kiln downloads but never installs: Debian's arm64
+# cloud kernel (linux-image-cloud-arm64:arm64) and musl for arm64 (musl-dev:arm64, the
+# aarch64-kiln-linux-musl C library). apt lists them only once arm64 is one of dpkg's
+# architectures (multiarch). That is a host change, so it is made here, explicitly, never by
+# kiln itself; it adds arm64 package lists and installs nothing.
+if ! dpkg --print-foreign-architectures | grep -qx arm64; then
+  if [[ $(id -u) -eq 0 ]]; then
+    echo "setup: adding arm64 to dpkg's architectures (apt lists; nothing is installed)"
+    dpkg --add-architecture arm64
+    apt-get update -q
+  else
+    echo "setup: for aarch64 images run as root: dpkg --add-architecture arm64 && apt-get update" >&2
+  fi
 fi
 
 node -e 'const [major] = process.versions.node.split(".").map(Number); if (major < 20) { console.error(`setup: kiln needs Node 20 or newer, this is ${process.version}`); process.exit(1); }'

@@ -23,8 +23,12 @@ export const ErrorCodes = {
   MODULE_DEPENDENCY_CYCLE: 'KILN_MODULE_DEPENDENCY_CYCLE',
   COMPONENT_SET_UNKNOWN: 'KILN_COMPONENT_SET_UNKNOWN',
   TARGET_UNKNOWN: 'KILN_TARGET_UNKNOWN',
+  /** An architecture kiln has no kernel, shim or machine for (the hint lists the known ones). */
+  ARCH_UNKNOWN: 'KILN_ARCH_UNKNOWN',
   /** The target's platform cannot run here (no dom0, no OVMF, …); the hint says what would. */
   TARGET_UNAVAILABLE: 'KILN_TARGET_UNAVAILABLE',
+  /** The platform that runs the image's target is missing here (no Xen dom0 for xl, no KVM for Firecracker); details list why. */
+  PLATFORM_UNAVAILABLE: 'KILN_PLATFORM_UNAVAILABLE',
   /** A runtime config asks for something the image's target cannot carry (a tap on a user-mode-only target, a volume without block devices). */
   TARGET_CANNOT_CARRY: 'KILN_TARGET_CANNOT_CARRY',
   CONFIG_INVALID: 'KILN_CONFIG_INVALID',
@@ -50,6 +54,48 @@ export const ErrorCodes = {
   INSTANCE_STATE_CORRUPT: 'KILN_INSTANCE_STATE_CORRUPT',
   INSTANCE_RUNNING: 'KILN_INSTANCE_RUNNING',
   INSTANCE_BUSY: 'KILN_INSTANCE_BUSY',
+  /** kiln.toml is missing or not a valid project manifest (each problem listed with its path). */
+  MANIFEST_INVALID: 'KILN_MANIFEST_INVALID',
+  /** No package source offers a package of that name (the hint suggests close names). */
+  PACKAGE_UNKNOWN: 'KILN_PACKAGE_UNKNOWN',
+  /** The dependency ranges cannot all be met; the details explain the chain of requirements. */
+  NO_SOLUTION: 'KILN_NO_SOLUTION',
+  /** Packages that depend on each other in a loop (the cycle is named). */
+  DEPENDENCY_CYCLE: 'KILN_DEPENDENCY_CYCLE',
+  /** kiln.lock no longer matches kiln.toml or the recipes (each drift listed); --frozen refuses to update it. */
+  LOCK_DRIFT: 'KILN_LOCK_DRIFT',
+  LOCK_INVALID: 'KILN_LOCK_INVALID',
+  /** A package index (directory or HTTP) is unreachable, malformed, or serves a recipe whose sha256 differs from its index. */
+  INDEX_INVALID: 'KILN_INDEX_INVALID',
+  /** A source's bytes do not match the sha256 its recipe names (package builds, src/build). */
+  SOURCE_HASH_MISMATCH: 'KILN_SOURCE_HASH_MISMATCH',
+  /** A source could not be obtained (download or npm pack failed, path missing, member absent). */
+  SOURCE_FETCH_FAILED: 'KILN_SOURCE_FETCH_FAILED',
+  /** An archive entry would land outside the build tree or is a device file; nothing was written. */
+  ARCHIVE_UNSAFE: 'KILN_ARCHIVE_UNSAFE',
+  /** A package build step failed; its log is kept and the store is untouched. */
+  BUILD_FAILED: 'KILN_BUILD_FAILED',
+  /** A store entry is locked by another live builder for too long. */
+  STORE_BUSY: 'KILN_STORE_BUSY',
+  /** apt knows no Debian package by that name (close names are suggested). */
+  DEBIAN_PACKAGE_UNKNOWN: 'KILN_DEBIAN_PACKAGE_UNKNOWN',
+  /** A Debian package's Depends cannot be met from apt's lists (missing package or version). */
+  DEBIAN_UNRESOLVABLE: 'KILN_DEBIAN_UNRESOLVABLE',
+  /** apt-get download failed, or a .deb's bytes differ from the sha256 in apt's index. */
+  DEBIAN_DOWNLOAD_FAILED: 'KILN_DEBIAN_DOWNLOAD_FAILED',
+  DEBIAN_HASH_MISMATCH: 'KILN_DEBIAN_HASH_MISMATCH',
+  /** The program or data path asked of a Debian package is not in its unpacked closure. */
+  DEBIAN_FILE_NOT_FOUND: 'KILN_DEBIAN_FILE_NOT_FOUND',
+  /** Components whose licenses the license policy denies (each listed with its license). */
+  LICENSE_DENIED: 'KILN_LICENSE_DENIED',
+  /** License expressions that are not valid SPDX, or ids SPDX does not know (each listed). */
+  LICENSE_UNKNOWN: 'KILN_LICENSE_UNKNOWN',
+  /** Known vulnerabilities at or above the asked severity (kiln bake --audit; kiln audit exits 1 instead). */
+  AUDIT_FINDINGS: 'KILN_AUDIT_FINDINGS',
+  /** The advisory database directory or URL cannot be read at all (single bad files are reported, not fatal). */
+  ADVISORY_DB_INVALID: 'KILN_ADVISORY_DB_INVALID',
+  /** An image baked before kiln recorded components, or whose SBOM file does not match its manifest. */
+  IMAGE_NO_INVENTORY: 'KILN_IMAGE_NO_INVENTORY',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];

@@ -33,15 +33,50 @@ export { resolveAccel, type AccelChoice, type AccelDecision } from './launch/acc
 export { parsePortMapping } from './launch/ports.js';
 export { exitCodeFor, describeExit } from './launch/status.js';
 export { loadImage, type ImageManifest, type LoadedImage } from './image/manifest.js';
+// Supply chain (src/supply): inventory, licenses, advisories, SBOMs.
+export {
+  audit,
+  imageComponents,
+  imageLicenses,
+  imageSbomDocument,
+  takeInventory,
+  loadAdvisories,
+  auditComponents,
+  checkLicense,
+  policyViolations,
+  compareDebianVersions,
+  compareSemver,
+  cvss3BaseScore,
+  cycloneDx,
+  spdx,
+  lockComponents,
+  type AuditRequest,
+  type AuditResult,
+  type AuditReport,
+  type AuditFinding,
+  type LicensePolicy,
+  type LicenseReport,
+  type SupplyRequest,
+  type SbomFormat,
+  type Severity,
+} from './supply/index.js';
+export type { Component, ComponentInput } from './image/components.js';
 export { parseRuntimeConfig, runtimeConfigJsonSchema, type RuntimeConfig, type Volume } from './config/runtime.js';
 export { getTarget, listTargets, probeTarget, probeTargets, qemuMachineOptions, type TargetProbe } from './targets/registry.js';
-export { qemuTarget, microvmTarget, xenTarget, efiTarget, diskTarget } from './targets/registry.js';
-export type { Target, TargetName, MachineRequest, Platform, ConfigDelivery, KernelForm } from './targets/types.js';
+export { qemuTarget, microvmTarget, xenTarget, efiTarget, diskTarget, virtTarget, targetForArch } from './targets/registry.js';
+export { ARCHS, DEFAULT_ARCH, getArch, isArch, archForElfMachine, kvmPossibleFor, type Arch, type ArchInfo } from './targets/arch.js';
+export { virtMachineOptions, VIRT_TCG_CPU } from './targets/virt/machine.js';
+export { parseArm64Image, isArm64Image, type Arm64ImageInfo } from './components/arm64-image.js';
+export { obtainForeignLibc, type LibcEntry } from './toolchain/libc.js';
+export type { Target, TargetName, MachineRequest, Platform, ConfigDelivery, KernelForm, VirtTarget } from './targets/types.js';
 export type { PlatformProbe } from './targets/probe.js';
 export { microvmMachineOptions } from './targets/microvm/machine.js';
 export { firecrackerConfig } from './targets/microvm/firecracker.js';
 export { xlConfig, type XlInput } from './targets/xen/xl.js';
 export { xlConfigForImage } from './targets/xen/image.js';
+export { runWithXl, launchWithXl, instanceXlConfig, type XlRun, type XlResult } from './targets/xen/launch.js';
+export { planDataPartition, parseDataPartitionFlag, type DataPartition } from './targets/disk/data-partition.js';
+export { planSigning, signPe, type SigningRequest, type Signing } from './targets/efi/sign.js';
 export { buildUki, EFI_STUB, type UkiInput } from './targets/efi/uki.js';
 export { uefiMachineOptions, type UefiBoot } from './targets/efi/machine.js';
 export { exportLibvirt, libvirtDomainXml, type LibvirtInput, type LibvirtExportOptions } from './export/libvirt.js';
@@ -75,3 +110,19 @@ export { obtainKernel, loadModuleIndex, resolveModuleClosure, COMPONENT_SETS } f
 export { parseElf, parseElfFile, type ElfInfo } from './rootfs/elf.js';
 export { resolveElfClosure } from './rootfs/libs.js';
 export { writeCpio, cpioBuffer, type CpioEntry } from './rootfs/cpio.js';
+// Packages (src/packages): recipes, kiln.toml, sources and indexes, the resolver, kiln.lock.
+export * as packages from './packages/index.js';
+// Package builds and the shared store (src/build, src/store).
+export * as build from './build/index.js';
+export * as store from './store/index.js';
+// Debian binary packages as inputs (src/debian): closure through apt, staging root, bake parts.
+export {
+  resolveDebianClosure,
+  realiseDebian,
+  debianBakeRequest,
+  debianRecipeBakeRequest,
+  type DebianLock,
+  type DebianLockEntry,
+  type DebianImageSpec,
+  type DebianBakeParts,
+} from './debian/index.js';

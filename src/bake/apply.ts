@@ -5,9 +5,10 @@ import type { Context } from '../context.js';
 import { KilnError, ErrorCodes } from '../errors.js';
 import { loadImage, MANIFEST_FILE, type ImageManifest } from '../image/manifest.js';
 import { writeCpio } from '../rootfs/cpio.js';
-import { canonicalJson, publishDirectory, sha256File, writeFileAtomically } from '../util/fs.js';
+import { canonicalJson, publishDirectory, sha256, sha256File, writeFileAtomically } from '../util/fs.js';
 import { writeTargetArtifacts } from '../targets/artifacts.js';
 import type { BakePlan } from './types.js';
+import { imageSbom } from '../supply/sbom.js';
 
 export interface BakeResult {
   dir: string;
@@ -30,11 +31,18 @@ export async function applyBake(ctx: Context, plan: BakePlan, outputDir?: string
     await publishDirectory(cacheDir, async (tmp) => {
       await copyFile(plan.kernelHostPath, join(tmp, 'kernel'));
       const initrd = await writeCpio(plan.entries, join(tmp, 'initramfs.cpio'));
-      const manifest: ImageManifest = { ...plan.manifest, initrd: { file: 'initramfs.cpio', sha256: initrd.sha256, size: initrd.bytes } };
+      // The SBOM is derived from the planned manifest (so it stays a pure function of the inputs); the manifest pins its hash.
+      const sbom = plan.manifest.components ? imageSbom(plan.manifest) : undefined;
+      if (sbom) await writeFileAtomically(join(tmp, sbom.file), sbom.text);
+      const manifest: ImageManifest = {
+        ...plan.manifest,
+        initrd: { file: 'initramfs.cpio', sha256: initrd.sha256, size: initrd.bytes },
+        ...(sbom ? { sbom: { file: sbom.file, format: sbom.format, sha256: sha256(sbom.text) } } : {}),
+      };
       await writeFileAtomically(join(tmp, MANIFEST_FILE), canonicalJson(manifest));
       // Files for other tools (xl.cfg, firecracker.json, kiln.efi, disk.raw), per the target; the
       // manifest lists them with their sha256 like every other file of the image.
-      const artifacts = await writeTargetArtifacts(tmp, manifest);
+      const artifacts = await writeTargetArtifacts(tmp, manifest, plan.signing);
       if (artifacts.length > 0) {
         const listed = await Promise.all(artifacts.map(async (file) => ({ file, sha256: await sha256File(join(tmp, file)), size: (await stat(join(tmp, file))).size })));
         await writeFileAtomically(join(tmp, MANIFEST_FILE), canonicalJson({ ...manifest, artifacts: listed }));

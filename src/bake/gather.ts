@@ -5,17 +5,23 @@ import { KilnError, ErrorCodes } from '../errors.js';
 import { obtainKernel, loadModuleIndex, resolveModuleClosure } from '../components/index.js';
 import { extractVmlinux } from '../components/vmlinux.js';
 import { buildShim } from '../init/build.js';
-import { EM_X86_64, parseElfFile } from '../rootfs/elf.js';
+import { parseElfFile } from '../rootfs/elf.js';
+import { appArch, assertKernelArch } from './arch.js';
+import { targetForArch } from '../targets/registry.js';
 import { checkAppProvenance } from '../toolchain/provenance.js';
 import { tuplesForArch } from '../toolchain/tuples.js';
 import { resolveElfClosure } from '../rootfs/libs.js';
+import { resolveInRoot } from '../rootfs/sysroot.js';
 import type { Target } from '../targets/types.js';
 import { sha256File } from '../util/fs.js';
 import { KILN_VERSION } from '../version.js';
 import { guestPathForApp } from './plan.js';
 import type { BakeInputs, HostFile } from './types.js';
 import { gatherDataFiles, type DataFileRequest } from './data.js';
+import { planDataPartition } from '../targets/disk/data-partition.js';
+import { planSigning, type SigningRequest } from '../targets/efi/sign.js';
 import type { ComponentInput } from '../image/components.js';
+import { bakeInventory, type SupplyRequest } from '../supply/bake.js';
 
 export interface BakeRequest {
   appPath: string;
@@ -31,37 +37,58 @@ export interface BakeRequest {
   extraComponentSets?: string[];
   /** Data files and directory trees copied into the image. */
   files?: DataFileRequest[];
+  /** disk target: a second GPT partition, empty ext4, mounted at `mount` (default /data) by the image's own UKI. */
+  dataPartition?: { sizeMiB: number; mount?: string };
+  /** efi/disk targets: sign the standalone UKI for Secure Boot (sbsign) with this key and certificate. */
+  signing?: SigningRequest;
   /** Package components (kiln or Debian packages) the app and data came from, for licenses and SBOMs. */
   components?: ComponentInput[];
+  /**
+   * The image's architecture (x86_64, aarch64): a check against the app's ELF machine, which
+   * decides it when this is absent. `target` is taken in that architecture's variant.
+   */
+  arch?: string;
+  /**
+   * An unpacked system tree the app lives in (a Debian staging root, src/debian): its libraries
+   * are taken from that tree, and guest paths are paths inside it (the app keeps its real path).
+   */
+  sysroot?: string;
+  /** Name, version and license of the app itself, and the license policy and audit to enforce (src/supply). */
+  supply?: SupplyRequest;
 }
 
 /** Reads every fact a bake depends on from disk (the I/O half of bake; planBake is pure). */
 export async function gatherBakeInputs(ctx: Context, request: BakeRequest): Promise<BakeInputs> {
-  const appPath = resolve(request.appPath);
+  // Inside a sysroot the app is found as the guest will find it (absolute symlinks stay in the tree).
+  const sysroot = request.sysroot === undefined ? undefined : resolve(request.sysroot);
+  const inRoot = sysroot !== undefined ? await placeInRoot(sysroot, resolve(request.appPath)) : undefined;
+  const appPath = inRoot?.hostPath ?? resolve(request.appPath);
   const appStat = await stat(appPath).catch((error: unknown) => {
-    throw new KilnError(ErrorCodes.APP_NOT_FOUND, `${request.appPath} does not exist`, { cause: error, hint: 'give the path of an x86_64 Linux executable' });
+    throw new KilnError(ErrorCodes.APP_NOT_FOUND, `${request.appPath} does not exist`, { cause: error, hint: 'give the path of a Linux executable (x86_64 or aarch64)' });
   });
   if (!appStat.isFile()) {
-    throw new KilnError(ErrorCodes.APP_NOT_FOUND, `${request.appPath} is not a regular file`, { hint: 'give the path of an x86_64 Linux executable' });
+    throw new KilnError(ErrorCodes.APP_NOT_FOUND, `${request.appPath} is not a regular file`, { hint: 'give the path of a Linux executable (x86_64 or aarch64)' });
   }
   const info = parseElfFile(appPath);
-  if (info.machine !== EM_X86_64 || info.class !== 64) {
-    throw new KilnError(ErrorCodes.APP_WRONG_ARCH, `${request.appPath} is built for ${info.machineName} (${info.class}-bit), not x86_64`, {
-      hint: 'rebuild it for x86_64, e.g. with x86_64-kiln-linux-musl-gcc or musl-gcc -static',
-    });
-  }
+  // The app's ELF machine decides the image's architecture (src/bake/arch.ts).
+  const arch = appArch(info, request.appPath, request.arch);
+  const target = targetForArch(request.target, arch.name);
   if (info.type !== 'exec' && info.type !== 'dyn') {
     throw new KilnError(ErrorCodes.APP_NOT_ELF, `${request.appPath} is an ELF ${info.type} file, not an executable`, { hint: 'link it into a program first' });
   }
   // Apps built with the kiln wrappers say for which tuple (src/toolchain/provenance.ts).
-  const provenance = checkAppProvenance(info, 'x86_64', request.appPath, tuplesForArch('x86_64'));
+  const provenance = checkAppProvenance(info, arch.name, request.appPath, tuplesForArch(arch.name));
   if (provenance.warning) ctx.reporter.emit(provenance.warning);
 
+  // Checked before the slow steps: a data partition the target cannot have is a usage error.
+  const dataPartition = planDataPartition(request.target, request.dataPartition);
+  const signing = await planSigning(request.target, request.signing);
   ctx.reporter.emit({ type: 'step', step: 'kernel', message: 'resolving kernel components' });
-  const kernel = await obtainKernel(ctx, { ...(request.kernelPath ? { kernelPath: request.kernelPath } : {}), ...(request.modulesDir ? { modulesDir: request.modulesDir } : {}) });
+  const kernel = await obtainKernel(ctx, { arch: arch.dpkgArch, ...(request.kernelPath ? { kernelPath: request.kernelPath } : {}), ...(request.modulesDir ? { modulesDir: request.modulesDir } : {}) });
+  assertKernelArch(kernel, arch);
   // PVH targets (microvm, xen) boot the uncompressed vmlinux; kiln extracts it from the bzImage.
-  const bootKernel = request.target.kernel === 'vmlinux' ? await extractVmlinux(ctx, kernel) : { path: kernel.kernelPath, sha256: kernel.kernelSha256 };
-  const componentSets = [...new Set([...request.target.componentSets, ...(request.extraComponentSets ?? [])])];
+  const bootKernel = target.kernel === 'vmlinux' ? await extractVmlinux(ctx, kernel) : { path: kernel.kernelPath, sha256: kernel.kernelSha256 };
+  const componentSets = [...new Set([...target.componentSets, ...(request.extraComponentSets ?? [])])];
   const modules: (HostFile & { name: string })[] = [];
   if (kernel.modulesDir) {
     const index = await loadModuleIndex(ctx, kernel);
@@ -73,10 +100,10 @@ export async function gatherBakeInputs(ctx: Context, request: BakeRequest): Prom
 
   ctx.reporter.emit({ type: 'step', step: 'app', message: `reading ${request.appPath}` });
   const isDynamic = !info.isStatic;
-  const appGuestPath = guestPathForApp(appPath);
+  const appGuestPath = inRoot?.guestPath ?? guestPathForApp(appPath);
   // Files are stored at their real paths (/usr/lib/...); closure.symlinks (/lib -> usr/lib)
   // make the paths the dynamic loader opens reach them.
-  const closure = isDynamic ? await resolveElfClosure(appPath, { appGuestPath }) : undefined;
+  const closure = isDynamic ? await resolveElfClosure(appPath, { appGuestPath, ...(sysroot !== undefined ? { sysroot } : {}) }) : undefined;
   const libraries = await Promise.all(
     (closure?.libraries ?? []).map(async (lib) => ({ soname: lib.soname, neededBy: lib.neededBy, ...(await hostFile(lib.hostPath, lib.guestPath, true)) })),
   );
@@ -84,12 +111,12 @@ export async function gatherBakeInputs(ctx: Context, request: BakeRequest): Prom
     ? { ...(await hostFile(closure.interpreter.hostPath, closure.interpreter.guestPath, true)), loaderPath: closure.interpreter.loaderPath }
     : undefined;
 
-  const shim = await buildShim(ctx);
+  const shim = await buildShim(ctx, arch.name);
   const app = await hostFile(appPath, closure?.app.guestPath ?? appGuestPath, true);
   // The guest has no ld.so.cache: libraries found through ld.so.conf need LD_LIBRARY_PATH.
   const env = { ...(closure && closure.libraryPath.length > 0 ? { LD_LIBRARY_PATH: closure.libraryPath.join(':') } : {}), ...request.env };
-  return {
-    target: request.target,
+  const inputs: BakeInputs = {
+    target,
     app: {
       ...app,
       linkage: isDynamic ? 'dynamic' : 'static',
@@ -113,8 +140,25 @@ export async function gatherBakeInputs(ctx: Context, request: BakeRequest): Prom
     componentSets,
     shim: { ...(await hostFile(shim.path, '/kiln/init', true)), compiler: shim.compiler },
     data: await gatherDataFiles(request.files ?? []),
+    ...(dataPartition ? { dataPartition } : {}),
+    ...(signing ? { signing } : {}),
     kilnVersion: KILN_VERSION,
   };
+  // What the image is made of, with the license policy and audit enforced on it.
+  return { ...inputs, ...(await bakeInventory(ctx, inputs, request.components ?? [], request.supply ?? {})) };
+}
+
+/**
+ * A program inside a sysroot: its guest path (the name it is run by, e.g. /usr/bin/redis-server,
+ * a symlink to redis-check-rdb whose argv[0] decides what it does) and the real file behind it.
+ */
+async function placeInRoot(sysroot: string, hostPath: string): Promise<{ guestPath: string; hostPath: string }> {
+  if (!hostPath.startsWith(`${sysroot}/`)) {
+    throw new KilnError(ErrorCodes.APP_NOT_FOUND, `${hostPath} is not inside the system tree ${sysroot}`, { hint: 'give the program as a path inside the unpacked packages' });
+  }
+  const inside = hostPath.slice(sysroot.length);
+  const [named, real] = await Promise.all([resolveInRoot(sysroot, inside, false), resolveInRoot(sysroot, inside, true)]);
+  return { guestPath: named.path, hostPath: join(sysroot, real.path) };
 }
 
 async function hostFile(hostPath: string, guestPath: string, executable: boolean): Promise<HostFile> {

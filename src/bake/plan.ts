@@ -63,7 +63,7 @@ export function planBake(inputs: BakeInputs): BakePlan {
   const manifest: BakePlan['manifest'] = {
     format: IMAGE_FORMAT,
     target: inputs.target.name,
-    arch: 'x86_64',
+    arch: inputs.target.arch,
     cmdline: inputs.target.cmdline.join(' '),
     kernel: { ...kernel, file: 'kernel' },
     app: {
@@ -82,9 +82,13 @@ export function planBake(inputs: BakeInputs): BakePlan {
     memory: { minimumMiB, defaultMiB: defaultMemoryMiB(minimumMiB) },
     files,
     kiln: { version: inputs.kilnVersion },
+    ...(inputs.components ? { components: inputs.components } : {}),
+    ...(inputs.distro ? { distro: inputs.distro } : {}),
+    ...(inputs.dataPartition ? { dataPartition: inputs.dataPartition } : {}),
+    ...(inputs.signing ? { signing: { certSha256: inputs.signing.certSha256 } } : {}),
   };
   // The manifest lists every input by content, so its hash is the image's identity.
-  return { key: sha256(canonicalJson(manifest)), entries, manifest, kernelHostPath };
+  return { key: sha256(canonicalJson(manifest)), entries, manifest, kernelHostPath, ...(inputs.signing ? { signing: inputs.signing } : {}) };
 }
 
 /**

@@ -1,8 +1,11 @@
 import type { ImageManifest } from '../image/manifest.js';
+import type { Component } from '../image/components.js';
 import type { CpioEntry } from '../rootfs/cpio.js';
 import type { Target } from '../targets/types.js';
 import type { Provenance } from '../toolchain/provenance.js';
 import type { DataEntry } from './data.js';
+import type { DataPartition } from '../targets/disk/data-partition.js';
+import type { Signing } from '../targets/efi/sign.js';
 
 /** A host file going into the image, with the facts the plan needs about it. */
 export interface HostFile {
@@ -31,7 +34,14 @@ export interface BakeInputs {
   shim: HostFile & { compiler: string };
   /** Data files and trees (config, firmware, assets), sorted by guest path. */
   data: DataEntry[];
+  /** disk target: the second GPT partition asked for (src/targets/disk/data-partition.ts). */
+  dataPartition?: DataPartition;
+  /** efi/disk targets: the key and certificate the standalone UKI is signed with. */
+  signing?: Signing;
   kilnVersion: string;
+  /** The image's inventory (src/supply/inventory.ts), sorted by id; absent in hand-made inputs. */
+  components?: Component[];
+  distro?: { id: string; versionId?: string; codename?: string };
 }
 
 export interface BakePlan {
@@ -41,4 +51,6 @@ export interface BakePlan {
   /** The manifest without the initrd facts, which are known once the archive is written. */
   manifest: Omit<ImageManifest, 'initrd'>;
   kernelHostPath: string;
+  /** The signing key and certificate (host paths, never in the manifest, which has the certificate's hash). */
+  signing?: Signing;
 }

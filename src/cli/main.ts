@@ -13,6 +13,9 @@ import { inspectAnyCommand, logsCommand, psCommand, rmCommand, stopCommand } fro
 import { addBakeOptions, addLaunchOptions } from './options.js';
 import { sysrootCommand, toolchainCheckCommand, toolchainEnvCommand, toolchainFileCommand, toolchainInstallCommand } from './commands/toolchain.js';
 import { collect } from './parse.js';
+import { buildCommand, gcCommand } from './commands/build.js';
+import { addCommand, indexBuildCommand, initCommand, lockCommand, recipeCheckCommand, recipeSchemaCommand, treeCommand, whyCommand } from './commands/packages.js';
+import { auditCommand, licensesCommand, sbomCommand } from './commands/supply.js';
 
 /**
  * The command table. Each action is one call into a command module, which calls the library;
@@ -35,8 +38,9 @@ async function main(argv: string[]): Promise<number> {
   let exitCode = 0;
   const ctx = () => createContext({ reporter: createRenderer(outputMode(program)) });
 
-  addBakeOptions(program.command('bake').description('bake an app into a bootable image').argument('<app>', 'an x86_64 Linux executable, static or dynamic'))
-    .requiredOption('-o, --output <dir>', 'where to write the image (a directory)')
+  addBakeOptions(program.command('bake').description('bake an app into a bootable image').argument('<app>', 'an x86_64 Linux executable (static or dynamic), debian:PACKAGE[=VERSION] or catalogue:NAME'))
+    .option('-o, --output <dir>', 'where to write the image (a directory; required except for a project, default DIR/.kiln/images/TARGET)')
+    .option('--frozen', 'for a project: fail if kiln.lock does not match kiln.toml instead of updating it')
     .option('--format <format>', 'with --target disk: also write the disk as qcow2, vmdk or vhd (disk.raw is always written)')
     .action(async (app: string, options) => {
       exitCode = await bakeCommand(ctx(), app, options, outputMode(program));
@@ -47,7 +51,7 @@ async function main(argv: string[]): Promise<number> {
       exitCode = await launchCommand(ctx(), image, args, options);
     });
 
-  addLaunchOptions(addBakeOptions(program.command('run').description('bake (cached) and launch in one step').argument('<app>', 'an x86_64 Linux executable').argument('[args...]', 'arguments for the app (after --)')))
+  addLaunchOptions(addBakeOptions(program.command('run').description('bake (cached) and launch in one step').argument('<app>', 'an x86_64 Linux executable, debian:PACKAGE[=VERSION] or catalogue:NAME').argument('[args...]', 'arguments for the app (after --)')))
     .action(async (app: string, args: string[], options) => {
       exitCode = await runCommand(ctx(), app, args, options);
     });
@@ -118,6 +122,63 @@ async function main(argv: string[]): Promise<number> {
   program.command('rm').description("remove instances' state").argument('<instance...>').option('-f, --force', 'kill a running instance first; remove damaged state').action(async (names: string[], options) => {
     exitCode = await rmCommand(ctx(), names, options);
   });
+
+  // Supply chain (src/supply): what an image contains, under which licenses, with which known vulnerabilities.
+  program.command('licenses').description('list every component of an image with its SPDX license').argument('<image>')
+    .option('--bundle <dir>', 'write license texts, copyright files and a written source offer to DIR')
+    .action(async (image: string, options) => {
+      exitCode = await licensesCommand(ctx(), image, options, outputMode(program));
+    });
+  program.command('audit').description('match an image or kiln.lock against OSV advisories; exit 1 on findings at or above --severity').argument('<image|kiln.lock>')
+    .option('--db <dir|url>', 'OSV advisory database: a directory of JSON files or an http(s) URL (default: $KILN_ADVISORIES)')
+    .option('--severity <level>', 'fail on findings at or above low, medium, high or critical', 'low')
+    .action(async (target: string, options) => {
+      exitCode = await auditCommand(ctx(), target, options, outputMode(program));
+    });
+  program.command('sbom').description("write an image's SBOM (CycloneDX 1.5 or SPDX 2.3 JSON)").argument('<image>')
+    .option('--format <format>', 'cyclonedx or spdx', 'cyclonedx')
+    .option('-o, --output <file>', 'write to FILE instead of stdout')
+    .action(async (image: string, options) => {
+      exitCode = await sbomCommand(ctx(), image, options);
+    });
+
+  // Packages (src/packages): kiln.toml, dependency resolution, kiln.lock, recipes and indexes.
+  program.command('init').description('create kiln.toml and a hello-world main.c (never overwrites)').argument('[dir]', 'project directory', '.').option('--name <name>', 'package name (default: the directory name)').action(async (dir: string, options) => {
+    exitCode = await initCommand(ctx(), dir, options);
+  });
+  program.command('add').description('add dependencies to kiln.toml (NAME or NAME@RANGE; default range ^NEWEST) and lock').argument('<package...>').option('--build', 'add to [build-dependencies]').option('--dir <dir>', 'project directory', '.').action(async (specs: string[], options) => {
+    exitCode = await addCommand(ctx(), specs, options);
+  });
+  program.command('lock').description('resolve kiln.toml and write kiln.lock (kept as is while it still matches)').option('--frozen', 'fail with KILN_LOCK_DRIFT instead of changing kiln.lock').option('--update <name>', 'move this package to its newest allowed version (repeatable)', collect, []).option('--dir <dir>', 'project directory', '.').action(async (options) => {
+    exitCode = await lockCommand(ctx(), options);
+  });
+  program.command('tree').description('print the locked dependency tree (build-only dependencies marked)').option('--dir <dir>', 'project directory', '.').action(async (options) => {
+    exitCode = await treeCommand(options, outputMode(program));
+  });
+  program.command('why').description('print every dependency path from the project to a package').argument('<name>').option('--dir <dir>', 'project directory', '.').action(async (name: string, options) => {
+    exitCode = await whyCommand(name, options, outputMode(program));
+  });
+  const recipe = program.command('recipe').description('recipe tools');
+  recipe.command('schema').description('print the JSON Schema of recipes (--project: of kiln.toml)').option('--project', 'the kiln.toml schema').action((options) => {
+    exitCode = recipeSchemaCommand(options);
+  });
+  recipe.command('check').description('validate a recipe.toml or kiln.toml; every problem is listed with its path').argument('<file>').action(async (file: string) => {
+    exitCode = await recipeCheckCommand(ctx(), file);
+  });
+  program.command('index').description('package index tools').command('build').description('write DIR/index.json for a directory of <name>/<version>/recipe.toml so it can be served over HTTP').argument('<dir>').action(async (dir: string) => {
+    exitCode = await indexBuildCommand(ctx(), dir);
+  });
+
+  // Package builds and the store (src/build, src/store).
+  program.command('build').description('build every locked package of a project, then the project, into the shared store').argument('[dir]', 'the project directory (holding kiln.toml)', '.')
+    .option('--frozen', 'fail if kiln.lock does not match kiln.toml instead of updating it')
+    .action(async (dir: string, options) => {
+      exitCode = await buildCommand(ctx(), dir, options, outputMode(program));
+    });
+  program.command('gc').description('remove store entries no project uses, and what interrupted builds left').option('--dry-run', 'print what would be removed, remove nothing')
+    .action(async (options) => {
+      exitCode = await gcCommand(ctx(), options, outputMode(program));
+    });
 
   program
     .command('config')

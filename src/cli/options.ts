@@ -3,22 +3,29 @@ import type { Command } from 'commander';
 import { KilnError, ErrorCodes } from '../errors.js';
 import type { BakeRequest } from '../bake/index.js';
 import { parseDataFileFlag } from '../bake/data.js';
+import { parseDataPartitionFlag } from '../targets/disk/data-partition.js';
 import type { LaunchRequest } from '../launch/launch.js';
 import { parsePortMapping } from '../launch/ports.js';
 import { getTarget } from '../targets/registry.js';
 import { applyFirstTapFlags, parseNetworks, parseVolume } from './runtime-flags.js';
 import { collect, parseEnvAssignments, parseMemory, parsePositiveInt } from './parse.js';
+import { addSupplyOptions, toSupplyRequest, type RawSupplyOptions } from './commands/supply.js';
 
 /** Options shared by `bake` and `run`. */
 export function addBakeOptions(command: Command): Command {
-  return command
+  return addSupplyOptions(command)
     .option('-t, --target <name>', 'target platform (see `kiln targets`)', 'qemu')
+    .option('--arch <arch>', "image architecture, x86_64 or aarch64 (default: the app's own, from its ELF header)")
     .option('--kernel <path>', "a kernel image (bzImage) to use instead of Debian's cloud kernel")
     .option('--modules <dir>', 'the lib/modules/<release> directory that goes with --kernel')
     .option('--with <set>', 'an extra kernel component set (repeatable)', collect, [])
     .option('--default-arg <arg>', 'a default argument baked into the image (repeatable)', collect, [])
     .option('--default-env <K=V>', 'a default environment variable baked into the image (repeatable)', collect, [])
-    .option('--file <src:/guest/path>', 'copy a host file or directory tree into the image (repeatable)', collect, []);
+    .option('--file <src:/guest/path>', 'copy a host file or directory tree into the image (repeatable)', collect, [])
+    .option('--binary <path>', 'with debian:NAME or catalogue:NAME: the program inside the package to run')
+    .option('--sign-key <key.pem>', 'with --target efi|disk: sign the UKI for Secure Boot with this private key (needs --sign-cert; Debian package sbsigntool)')
+    .option('--sign-cert <cert.pem>', 'the PEM certificate that goes with --sign-key')
+    .option('--data-partition <size[:/mount]>', 'with --target disk: add an empty ext4 partition (GPT name kiln-data) mounted at /mount (default /data), e.g. 256M');
 }
 
 /** Options shared by `launch` and `run`. */
@@ -47,28 +54,47 @@ export function addLaunchOptions(command: Command): Command {
     .option('--verbose', 'let the init shim log each step on the console');
 }
 
-export interface RawBakeOptions {
+export interface RawBakeOptions extends RawSupplyOptions {
   target: string;
+  arch?: string;
   kernel?: string;
   modules?: string;
   with: string[];
   defaultArg: string[];
   defaultEnv: string[];
   file: string[];
+  binary?: string;
+  dataPartition?: string;
+  signKey?: string;
+  signCert?: string;
 }
 
 export function toBakeRequest(appPath: string, options: RawBakeOptions, env: NodeJS.ProcessEnv): BakeRequest {
   if (options.modules && !options.kernel) throw new KilnError(ErrorCodes.USAGE, '--modules needs --kernel', { hint: 'give the kernel image that matches the modules' });
   return {
     appPath,
-    target: getTarget(options.target),
+    target: getTarget(options.target, options.arch),
+    ...(options.arch ? { arch: options.arch } : {}),
     args: options.defaultArg,
     env: parseEnvAssignments(options.defaultEnv, env),
     ...(options.kernel ? { kernelPath: options.kernel } : {}),
     ...(options.modules ? { modulesDir: options.modules } : {}),
     extraComponentSets: options.with,
     files: options.file.map(parseDataFileFlag),
+    ...(options.dataPartition ? { dataPartition: parseDataPartitionFlag(options.dataPartition) } : {}),
+    ...signingFlags(options),
+    ...withSupply(toSupplyRequest(options, env)),
   };
+}
+
+function signingFlags(options: RawBakeOptions): Pick<BakeRequest, 'signing'> {
+  if (!options.signKey && !options.signCert) return {};
+  if (!options.signKey || !options.signCert) throw new KilnError(ErrorCodes.USAGE, '--sign-key and --sign-cert go together', { hint: 'give both, e.g. --sign-key db.key --sign-cert db.crt' });
+  return { signing: { keyPath: options.signKey, certPath: options.signCert } };
+}
+
+function withSupply(supply: BakeRequest['supply']): Pick<BakeRequest, 'supply'> {
+  return supply ? { supply } : {};
 }
 
 export interface RawLaunchOptions {

@@ -24,7 +24,7 @@ export async function resolveKernelPackageCached(ctx: Context, name: string, arc
   return resolved;
 }
 
-async function aptStateFingerprint(ctx: Context): Promise<string> {
+export async function aptStateFingerprint(ctx: Context): Promise<string> {
   const facts: string[] = [`APT_CONFIG=${ctx.env.APT_CONFIG ?? ''}`];
   const describe = async (path: string) => {
     const info = await stat(path).catch(() => undefined);

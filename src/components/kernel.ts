@@ -6,6 +6,7 @@ import { canonicalJson, publishDirectory, sha256, sha256File } from '../util/fs.
 import { throwIfAborted } from './abort.js';
 import { aptDownload, isVersionedKernelPackage } from './apt.js';
 import { resolveKernelPackageCached } from './apt-memo.js';
+import { parseArm64Image } from './arm64-image.js';
 import { parseBzImage } from './bzimage.js';
 import { KERNEL_CONFIG_FILE, KERNEL_IMAGE_FILE, KERNEL_META_FILE, kernelEntryDir, kernelsDir, newestKernelEntry, readKernelEntry } from './cache.js';
 import { parseKernelConfig } from './kconfig.js';
@@ -45,7 +46,7 @@ async function currentKernelEntry(ctx: Context, packageName: string, arch: ArchS
   } catch (error) {
     if (!isKilnError(error, ErrorCodes.KERNEL_NOT_FOUND) && !isKilnError(error, ErrorCodes.TOOL_MISSING)) throw error;
     const fallback = await newestKernelEntry(ctx.paths.cache, matchesRequest(packageName, arch));
-    if (!fallback) throw error;
+    if (!fallback) throw withMultiarchHint(error, arch);
     ctx.reporter.emit({
       type: 'warning',
       code: error.code,
@@ -56,6 +57,20 @@ async function currentKernelEntry(ctx: Context, packageName: string, arch: ArchS
     return fallback;
   }
   return ensureKernelEntry(ctx, resolved, arch);
+}
+
+/**
+ * apt lists another architecture's packages only once dpkg has that architecture: a kernel for
+ * arm64 on an amd64 host that apt does not know most likely means exactly that.
+ */
+function withMultiarchHint(error: KilnError, arch: ArchSpec): KilnError {
+  const native = process.arch === 'arm64' ? 'arm64' : 'amd64';
+  if (arch.dpkgArch === native || error.code !== ErrorCodes.KERNEL_NOT_FOUND) return error;
+  return new KilnError(error.code, error.message, {
+    hint: `apt lists ${arch.dpkgArch} packages only once dpkg has the architecture: dpkg --add-architecture ${arch.dpkgArch} && apt-get update (scripts/setup.sh does this; nothing gets installed)`,
+    details: error.details,
+    cause: error,
+  });
 }
 
 /** Which cached entries may stand in for `packageName` when apt cannot say what is current. */
@@ -124,22 +139,33 @@ async function componentsFromEntry(ctx: Context, meta: KernelEntryMeta): Promise
   const dir = kernelEntryDir(ctx.paths.cache, meta.sha256);
   const kernelPath = join(dir, KERNEL_IMAGE_FILE);
   const image = await readFile(kernelPath);
-  const setup = parseBzImage(image, kernelPath);
-  if (setup.release !== meta.release) {
-    throw new KilnError(ErrorCodes.KERNEL_INVALID, `${kernelPath} says it is ${setup.release}, but its package ships modules for ${meta.release}`);
+  const arch = archSpec(meta.arch as KernelArch);
+  const facts = arch.imageFormat === 'arm64-image' ? arm64Facts(image, kernelPath) : bzImageFacts(image, kernelPath);
+  if (facts.release !== meta.release) {
+    throw new KilnError(ErrorCodes.KERNEL_INVALID, `${kernelPath} says it is ${facts.release}, but its package ships modules for ${meta.release}`);
   }
   const configText = await readFile(join(dir, KERNEL_CONFIG_FILE), 'utf8').catch(() => undefined);
   return {
     source: { kind: 'debian', package: meta.package, version: meta.version, sha256: meta.sha256 },
     kernelPath,
     kernelSha256: sha256(image),
-    release: meta.release,
-    format: 'bzImage',
-    initSize: setup.initSize,
     modulesDir: join(dir, 'lib/modules', meta.release),
     ...(configText === undefined ? {} : { config: parseKernelConfig(configText) }),
-    setup,
+    ...facts,
   };
+}
+
+type ImageFacts = Pick<KernelComponents, 'release' | 'format' | 'initSize' | 'setup'>;
+
+function bzImageFacts(image: Buffer, path: string): ImageFacts {
+  const setup = parseBzImage(image, path);
+  return { release: setup.release, format: 'bzImage', initSize: setup.initSize, setup };
+}
+
+/** An arm64 Image is loaded as it is: the memory it needs is its image_size (text, data and BSS). */
+function arm64Facts(image: Buffer, path: string): ImageFacts {
+  const info = parseArm64Image(image, path);
+  return { release: info.release, format: 'arm64-image', initSize: info.imageSize };
 }
 
 function archSpec(arch: KernelArch): ArchSpec {

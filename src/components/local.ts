@@ -3,6 +3,7 @@ import { basename, join, resolve } from 'node:path';
 import type { Context } from '../context.js';
 import { KilnError, ErrorCodes } from '../errors.js';
 import { sha256 } from '../util/fs.js';
+import { isArm64Image, parseArm64Image } from './arm64-image.js';
 import { isBzImage, parseBzImage, type BzImageInfo } from './bzimage.js';
 import { isElf, parseElf } from '../rootfs/elf.js';
 import { vmlinuxLoadSpan, vmlinuxRelease } from './vmlinux.js';
@@ -44,7 +45,7 @@ export async function localKernel(ctx: Context, path: string, modulesDirArg?: st
 }
 
 interface ImageFacts {
-  format: 'bzImage' | 'vmlinux';
+  format: KernelComponents['format'];
   release: string;
   initSize: number;
   setup?: BzImageInfo;
@@ -61,8 +62,12 @@ function describeImage(image: Buffer, label: string): ImageFacts {
     if (!release) throw new KilnError(ErrorCodes.KERNEL_INVALID, `${label} is an ELF ${info.type} file without a "Linux version" banner: not a vmlinux`);
     return { format: 'vmlinux', release, initSize: vmlinuxLoadSpan(image, info) };
   }
-  throw new KilnError(ErrorCodes.KERNEL_INVALID, `${label} is neither a bzImage nor an ELF vmlinux`, {
-    hint: 'give a bzImage (e.g. /boot/vmlinuz-*) or an uncompressed vmlinux',
+  if (isArm64Image(image)) {
+    const info = parseArm64Image(image, label);
+    return { format: 'arm64-image', release: info.release, initSize: info.imageSize };
+  }
+  throw new KilnError(ErrorCodes.KERNEL_INVALID, `${label} is neither a bzImage, an ELF vmlinux nor an arm64 Image`, {
+    hint: 'give a bzImage (e.g. /boot/vmlinuz-*), an uncompressed vmlinux, or an arm64 Image',
   });
 }
 

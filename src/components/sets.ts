@@ -31,6 +31,10 @@ export const COMPONENT_SETS = {
     description: 'virtio block device (needs a virtio transport set): VIRTIO_BLK=m',
     modules: ['virtio_blk'],
   },
+  'virtio-scsi': {
+    description: "virtio SCSI host and SCSI disks (QEMU virtio-scsi-pci; GCE's SCSI disk interface): SCSI_VIRTIO=m, BLK_DEV_SD=m, SCSI=m (needs a virtio transport set)",
+    modules: ['virtio_scsi', 'sd_mod'],
+  },
   'virtio-console': {
     description: 'virtio console/serial ports (needs a virtio transport set): VIRTIO_CONSOLE=m',
     modules: ['virtio_console'],

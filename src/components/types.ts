@@ -12,27 +12,28 @@ import type { KernelConfig } from './kconfig.js';
  *   its release, its modules dir and config, whatever the source.
  */
 
-/** Debian architectures kiln knows how to take kernels for. Only amd64 is implemented. */
-export type KernelArch = 'amd64';
+/** Debian architectures kiln knows how to take kernels for. */
+export type KernelArch = 'amd64' | 'arm64';
 
 export interface ArchSpec {
   /** dpkg's name for the architecture. */
   dpkgArch: string;
   /** Metapackage that always depends on the current cloud kernel. */
   metaPackage: string;
-  /** Boot image format the package ships in /boot/vmlinuz-*. */
-  imageFormat: 'bzImage';
+  /** Boot image format the package ships in /boot/vmlinuz-*: an x86 bzImage or an arm64 Image. */
+  imageFormat: 'bzImage' | 'arm64-image';
 }
 
 /**
- * Per-architecture facts. arm64 would be { dpkgArch: 'arm64', metaPackage:
- * 'linux-image-cloud-arm64', imageFormat: 'arm64-Image' }: downloading it on an amd64 host
- * needs `dpkg --add-architecture arm64` + `apt-get update` (a host change kiln must not make
- * itself), and its /boot/vmlinuz is a gzip'd arm64 Image, not a bzImage, so it needs its own
- * header parser. Adding it means widening KernelArch and those two places, nothing else.
+ * Per-architecture facts. Kernels of a foreign architecture (arm64 on an amd64 host) come
+ * through the host's apt like native ones, as `pkg:arm64`; apt knows them only once the
+ * architecture is added (`dpkg --add-architecture arm64 && apt-get update`, done by
+ * scripts/setup.sh: a host change kiln never makes itself). The package is downloaded and
+ * unpacked, never installed, so nothing arm64 lands in the host's dpkg database.
  */
 export const ARCHES: Record<KernelArch, ArchSpec> = {
   amd64: { dpkgArch: 'amd64', metaPackage: 'linux-image-cloud-amd64', imageFormat: 'bzImage' },
+  arm64: { dpkgArch: 'arm64', metaPackage: 'linux-image-cloud-arm64', imageFormat: 'arm64-image' },
 };
 
 export type KernelSource =
@@ -46,8 +47,11 @@ export interface KernelComponents {
   kernelSha256: string;
   /** `uname -r` of the kernel: the name of its lib/modules directory. */
   release: string;
-  /** 'bzImage' (x86 boot protocol, `setup` is set) or an ELF 'vmlinux' (PVH entry, no setup header). */
-  format: 'bzImage' | 'vmlinux';
+  /**
+   * 'bzImage' (x86 boot protocol, `setup` is set), an ELF 'vmlinux' (PVH entry, no setup
+   * header), or an 'arm64-image' (arm64 boot protocol: QEMU -kernel loads it as it is).
+   */
+  format: 'bzImage' | 'vmlinux' | 'arm64-image';
   /**
    * Memory the kernel needs, linearly, to start: a bzImage's init_size; for a vmlinux the span
    * of its loadable segments. Use this rather than setup.initSize so both formats work.

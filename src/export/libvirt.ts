@@ -93,7 +93,13 @@ export interface LibvirtExportOptions {
 
 /** Writes the domain's initrd and returns the domain XML (absolute paths: libvirt needs them). */
 export async function exportLibvirt(image: LoadedImage, options: LibvirtExportOptions = {}): Promise<{ xml: string; initrdPath: string }> {
-  const target = getTarget(image.manifest.target);
+  const target = getTarget(image.manifest.target, image.manifest.arch);
+  // The domain XML describes an x86 pc machine; aarch64 (virt) domains are not written yet.
+  if (target.arch !== 'x86_64') {
+    throw new KilnError(ErrorCodes.TARGET_CANNOT_CARRY, `libvirt export writes x86_64 pc domains; this image is for ${target.arch}`, {
+      hint: 'run it with kiln launch (qemu-system-aarch64 -M virt)',
+    });
+  }
   if (target.name !== 'qemu') {
     throw new KilnError(ErrorCodes.TARGET_CANNOT_CARRY, `libvirt export is for qemu-target images; this one is for ${target.name}`, {
       hint: target.name === 'xen' ? 'a xen image already has xl.cfg; libvirt can read it with `virsh domxml-from-native xen-xl xl.cfg`' : 'bake the app again with --target qemu',

@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { KilnError, ErrorCodes } from '../errors.js';
+import { ComponentSchema } from './components.js';
 
 /**
  * image.json: the manifest of a baked image directory. It describes everything inside the
@@ -58,6 +59,16 @@ export const ImageManifestSchema = z.object({
   kiln: z.object({ version: z.string() }),
   /** Files for other tools that the target adds beside the image (xl.cfg, firecracker.json, kiln.efi, disk.raw, …). */
   artifacts: z.array(z.object({ file: z.string(), sha256: sha, size: z.number().int() })).optional(),
+  /** disk target: a second GPT partition (ext4, named and labelled `label`) that the image's own UKI mounts at `mount`. */
+  dataPartition: z.object({ label: z.string(), sizeMiB: z.number().int().positive(), mount: z.string() }).optional(),
+  /** efi/disk targets: the standalone UKI is signed for Secure Boot with the key of this certificate (sha256 of its PEM file). */
+  signing: z.object({ certSha256: sha }).optional(),
+  /** What the image is made of (src/supply/inventory.ts); absent in images baked before kiln recorded it. */
+  components: z.array(ComponentSchema).optional(),
+  /** The Debian release the host files came from (purls, OSV's "Debian:12"). */
+  distro: z.object({ id: z.string(), versionId: z.string().optional(), codename: z.string().optional() }).optional(),
+  /** The SBOM written beside image.json at bake, derived from this manifest; its hash pins it. */
+  sbom: z.object({ file: z.string(), format: z.literal('cyclonedx-1.5'), sha256: sha }).optional(),
 });
 
 export type ImageManifest = z.infer<typeof ImageManifestSchema>;

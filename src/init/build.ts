@@ -4,6 +4,8 @@ import { fileURLToPath } from 'node:url';
 import type { Context } from '../context.js';
 import { ErrorCodes, KilnError, isKilnError } from '../errors.js';
 import { compileC, compilerIdentity } from '../toolchain/musl.js';
+import { installToolchain } from '../toolchain/install.js';
+import { ARCHS, type Arch } from '../targets/arch.js';
 import { canonicalJson, publishDirectory, sha256, sha256File } from '../util/fs.js';
 
 /**
@@ -103,9 +105,25 @@ export function shimCacheKey(files: readonly ShimSourceFile[], identity: string)
   );
 }
 
-export async function buildShim(ctx: Context): Promise<BuiltShim> {
+/**
+ * The x86_64 shim is built with the host's musl-gcc; other architectures with kiln's own cross
+ * wrapper for the arch's tuple (aarch64-kiln-linux-musl-gcc over Debian's cross gcc). The
+ * compiler identity names the tuple, so each architecture has its own cache key.
+ */
+async function shimCompiler(ctx: Context, arch: Arch): Promise<{ program?: string; identity: string }> {
+  if (arch === 'x86_64') return { identity: await compilerIdentity(ctx.env) };
+  const tupleName = ARCHS[arch].defaultTuple;
+  const toolchain = await installToolchain(ctx, { tuples: [tupleName] });
+  const tuple = toolchain.tuples.find((t) => t.tuple === tupleName);
+  if (!tuple) {
+    throw new KilnError(ErrorCodes.COMPILER_MISSING, `the ${arch} init shim needs the ${tupleName} toolchain, which cannot be installed here`, { details: toolchain.skipped });
+  }
+  return { program: join(toolchain.binDir, `${tupleName}-gcc`), identity: `${tupleName}: ${tuple.provenance.compiler}; libc ${tuple.libc}` };
+}
+
+export async function buildShim(ctx: Context, arch: Arch = 'x86_64'): Promise<BuiltShim> {
   const shim = await readShimSources(await shimSourceDir());
-  const compiler = await compilerIdentity(ctx.env);
+  const { program, identity: compiler } = await shimCompiler(ctx, arch);
   const key = shimCacheKey(shim.files, compiler);
   const dir = join(ctx.paths.cache, 'shim', key);
   const path = join(dir, SHIM_FILE);
@@ -121,8 +139,10 @@ export async function buildShim(ctx: Context): Promise<BuiltShim> {
     try {
       // The include path is where this installation keeps the sources, so it is not part of the
       // key: it decides no byte of the (stripped, debug-info-free) output.
-      const cflags = [...SHIM_CFLAGS, `-I${shim.dir}`];
-      await compileC(ctx, { sources: shim.sources, output, cflags, ldflags: [...SHIM_LDFLAGS] });
+      // The cross wrappers refuse -I into /usr/lib (where a global npm install puts kiln), and
+      // "shim.h" is found next to each .c file anyway, so they get no -I.
+      const cflags = program ? [...SHIM_CFLAGS] : [...SHIM_CFLAGS, `-I${shim.dir}`];
+      await compileC(ctx, { sources: shim.sources, output, cflags, ldflags: [...SHIM_LDFLAGS], ...(program ? { compiler: program } : {}) });
     } catch (error) {
       if (!isKilnError(error, ErrorCodes.TOOL_FAILED)) throw error;
       throw new KilnError(ErrorCodes.SHIM_BUILD_FAILED, 'the init shim did not compile', {

@@ -21,6 +21,8 @@ export interface AppDefaults {
 export interface GuestPlumbing {
   statusDevice: string;
   exit: ExitMethod;
+  /** CHIP:LINE of a GPIO power button (QEMU's arm virt board has no ACPI); absent where ACPI has it. */
+  powerGpio?: string;
 }
 
 /**
@@ -64,6 +66,7 @@ export function runtimeConfRecords(app: AppDefaults, config: RuntimeConfig, plum
   });
   records.push(['status', plumbing.statusDevice]);
   records.push(['exit', plumbing.exit.kind === 'isa-debug-exit' ? `isa-debug-exit:0x${plumbing.exit.port.toString(16)}` : 'poweroff']);
+  if (plumbing.powerGpio) records.push(['power-gpio', plumbing.powerGpio]);
   if (config.verbose) records.push(['verbose', '1']);
   return records;
 }

@@ -7,6 +7,7 @@ import type { LoadedImage } from '../image/manifest.js';
 import { GUEST_INIT, runtimeConfRecords } from '../init/contract.js';
 import { toArgv } from '../targets/qemu/options.js';
 import { getTarget, qemuMachineOptions, qemuTarget } from '../targets/registry.js';
+import { ARCHS, DEFAULT_ARCH, getArch, kvmPossibleFor } from '../targets/arch.js';
 import { run } from '../util/exec.js';
 import { canonicalJson, sha256, writeFileAtomically } from '../util/fs.js';
 import { createRunDir } from './rundir.js';
@@ -36,6 +37,14 @@ interface Verdict {
 
 export async function resolveAccel(ctx: Context, choice: AccelChoice, image: LoadedImage): Promise<AccelDecision> {
   if (choice === 'tcg') return { accel: 'tcg', reason: 'requested with --accel tcg', cached: false };
+  // KVM runs guests of the host's own CPU architecture only: an aarch64 image on x86_64 is TCG.
+  // (Some callers decide before any image exists and pass none: they get the x86_64 answer.)
+  const arch = getArch((image as LoadedImage | undefined)?.manifest.arch ?? DEFAULT_ARCH);
+  if (!kvmPossibleFor(arch.name)) {
+    const why = `this is an ${arch.name} image and the host is ${process.arch}: KVM only runs guests of the host's own architecture`;
+    if (choice === 'kvm') throw new KilnError(ErrorCodes.ACCEL_UNAVAILABLE, `KVM was requested but ${why}`, { hint: 'use --accel tcg (or auto)' });
+    return { accel: 'tcg', reason: `${why}, so using TCG`, cached: false };
+  }
   // KILN_KVM_DEVICE lets tests point the device check elsewhere; QEMU itself still opens /dev/kvm.
   const kvmDevice = ctx.env.KILN_KVM_DEVICE ?? '/dev/kvm';
   const kvmProblem = await kvmDeviceProblem(kvmDevice);
@@ -49,7 +58,7 @@ export async function resolveAccel(ctx: Context, choice: AccelChoice, image: Loa
   }
   if (kvmProblem) return { accel: 'tcg', reason: `${kvmProblem}, so using TCG`, cached: false };
 
-  const qemuVersion = (await run('qemu-system-x86_64', ['--version'])).stdout.split('\n')[0] ?? '';
+  const qemuVersion = (await run(arch.qemu, ['--version'])).stdout.split('\n')[0] ?? '';
   const hostKey = sha256([hostname(), release(), qemuVersion, await cpuModel(), String((await stat(kvmDevice)).rdev)].join('\n'));
   const verdictPath = join(ctx.paths.cache, 'accel', `${hostKey}.json`);
   const previous = await readVerdict(verdictPath);
@@ -94,7 +103,7 @@ async function readVerdict(path: string): Promise<Verdict | undefined> {
 /** Boots the image's own kernel and shim under KVM with a trivial app: the shim's --version. */
 async function probeKvm(ctx: Context, image: LoadedImage): Promise<{ usable: boolean; reason: string }> {
   // UEFI images (efi, disk) carry a bzImage too: the probe boots it directly, skipping the firmware.
-  const imageTarget = getTarget(image.manifest.target);
+  const imageTarget = getTarget(image.manifest.target, image.manifest.arch);
   const uefi = imageTarget.platforms[0]?.kind === 'qemu' && imageTarget.platforms[0].firmware === 'uefi';
   const target = uefi ? qemuTarget : imageTarget;
   const records = runtimeConfRecords({ path: GUEST_INIT, args: ['--version'], env: {} }, { version: 1 }, {
@@ -119,7 +128,7 @@ async function probeKvm(ctx: Context, image: LoadedImage): Promise<{ usable: boo
       }),
     );
     const result = await runVm(ctx, {
-      qemu: 'qemu-system-x86_64',
+      qemu: ARCHS[imageTarget.arch].qemu,
       argv,
       statusPath: runDir.statusPath,
       qmpSocketPath: runDir.qmpSocketPath,

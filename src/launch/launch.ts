@@ -10,12 +10,15 @@ import { hostTscKhz } from '../targets/host.js';
 import { firmwareFor, prepareUefiBoot, type FirmwareChoice } from '../targets/efi/boot.js';
 import { toArgv, type HostForward } from '../targets/qemu/options.js';
 import { assertLaunchable, getTarget, qemuMachineOptions } from '../targets/registry.js';
+import { ARCHS } from '../targets/arch.js';
 import { resolveAccel, type AccelChoice, type AccelDecision } from './accel.js';
 import { assertPortsFree } from './ports.js';
 import { createRunDir } from './rundir.js';
 import { exitCodeFor } from './status.js';
 import { runVm, type VmResult } from './vm.js';
 import { prepareVolumes } from '../volumes/image.js';
+import { xenDefaultConfig } from '../targets/xen/image.js';
+import { launchWithXl } from '../targets/xen/launch.js';
 
 export interface LaunchRequest {
   imageDir: string;
@@ -69,7 +72,8 @@ export interface TapRequest {
 export interface LaunchResult {
   report: ExitReport;
   exitCode: number;
-  accel: AccelDecision;
+  /** QEMU's accelerator; absent for a xen image, which Xen's hypervisor runs. */
+  accel?: AccelDecision;
   timings: VmResult['timings'];
   consoleTail: string;
 }
@@ -79,8 +83,8 @@ const USER_NET = { address: '10.0.2.15/24', gateway: '10.0.2.2', dns: '10.0.2.3'
 
 export async function launch(ctx: Context, request: LaunchRequest): Promise<LaunchResult> {
   const image = await loadImage(request.imageDir);
-  const target = getTarget(image.manifest.target);
-  await assertLaunchable(target);
+  const target = getTarget(image.manifest.target, image.manifest.arch);
+  const platform = await assertLaunchable(target);
   const firmware = firmwareFor(target, request.firmware);
   const { minimumMiB, defaultMiB } = image.manifest.memory;
   const memoryMiB = request.memoryMiB ?? defaultMiB;
@@ -92,6 +96,12 @@ export async function launch(ctx: Context, request: LaunchRequest): Promise<Laun
   const cpus = request.cpus ?? 1;
   if (!Number.isInteger(cpus) || cpus < 1 || cpus > 64) throw new KilnError(ErrorCodes.USAGE, `--cpus ${cpus} must be a whole number from 1 to 64`);
 
+  if (platform.kind === 'xl') {
+    // Xen guests attach to the dom0 bridge (DHCP on eth0 unless --net none); there are no user-mode forwards or taps.
+    const { config } = composeRuntimeConfig({ ...request, network: 'none', ports: [], taps: [] });
+    assertTargetCarries(target, { userNetwork: (request.ports?.length ?? 0) > 0, taps: request.taps?.length ?? 0, volumes: config.volumes?.length ?? 0 });
+    return launchWithXl(ctx, image, request.network === 'none' || request.config?.network ? config : { ...config, network: xenDefaultConfig().network! }, { ...request, memoryMiB, cpus });
+  }
   const { config, networkKind, ports, taps } = composeRuntimeConfig(request);
   assertTargetCarries(target, { userNetwork: networkKind === 'user', taps: taps.length, volumes: config.volumes?.length ?? 0 });
   await assertPortsFree(ports);
@@ -102,7 +112,7 @@ export async function launch(ctx: Context, request: LaunchRequest): Promise<Laun
   const records = runtimeConfRecords(
     { path: image.manifest.app.guestPath, args: image.manifest.app.args, env: image.manifest.app.env, ...(image.manifest.app.workdir ? { workdir: image.manifest.app.workdir } : {}) },
     config,
-    { statusDevice: target.statusDevice, exit: target.exit },
+    { statusDevice: target.statusDevice, exit: target.exit, ...(target.powerGpio ? { powerGpio: target.powerGpio } : {}) },
   );
   const runDir = await createRunDir(image, records, config, request.runDirParent);
   try {
@@ -138,7 +148,7 @@ export async function launch(ctx: Context, request: LaunchRequest): Promise<Laun
       }),
     );
     const result = await runVm(ctx, {
-      qemu: 'qemu-system-x86_64',
+      qemu: ARCHS[target.arch].qemu,
       argv,
       statusPath: runDir.statusPath,
       qmpSocketPath: runDir.qmpSocketPath,

@@ -55,6 +55,14 @@ export const DebianSchema = z
   })
   .strict();
 
+/** A file or directory kept beside the recipe (e.g. nginx.conf) that goes into images at `dest`. */
+export const DataSchema = z
+  .object({
+    path: noNul.refine((p) => !p.startsWith('/') && !p.split('/').includes('..'), 'must be a relative path inside the recipe directory').describe('file or directory, relative to the recipe'),
+    dest: absolutePath.describe('where it goes in the guest'),
+  })
+  .strict();
+
 export const BuildSchema = z
   .object({
     tuple: z.string().default('x86_64-kiln-linux-musl').describe('kiln toolchain tuple the steps build for'),
@@ -97,6 +105,7 @@ export const RecipeSchema = z
       .strict()
       .default({ binaries: [], files: [] }),
     runtime: RuntimeDefaultsSchema.default({ args: [], env: {}, ports: [], volumes: [] }),
+    data: z.array(DataSchema).default([]).describe('files shipped with the recipe (configuration, pages) that images of it carry'),
   })
   .strict()
   .refine((r) => !(r.debian && r.build), { message: 'a Debian package recipe has no build steps', path: ['build'] })

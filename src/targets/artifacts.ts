@@ -9,6 +9,9 @@ import { runtimeArchive, writeInitrdWithConfig } from './runtime-archive.js';
 import { xenDefaultConfig, xlConfigForImage } from './xen/image.js';
 import { xenTarget } from './xen/target.js';
 import { buildEspDisk } from './disk/gpt.js';
+import { dataPartitionRecords } from './disk/data-partition.js';
+import { signPe, type SigningRequest } from './efi/sign.js';
+import type { WireRecord } from '../config/wire.js';
 import { STANDALONE_PLUMBING } from './efi/target.js';
 import { buildUki } from './efi/uki.js';
 import type { RuntimeConfig } from '../config/runtime.js';
@@ -19,8 +22,8 @@ import type { RuntimeConfig } from '../config/runtime.js';
  * function of the manifest, so the image's cache key still names all of its bytes. Those tools
  * read their config from a file, so each gets its own initrd with a default runtime config.
  */
-export async function writeTargetArtifacts(dir: string, manifest: ImageManifest): Promise<string[]> {
-  const target = getTarget(manifest.target);
+export async function writeTargetArtifacts(dir: string, manifest: ImageManifest, signing?: SigningRequest): Promise<string[]> {
+  const target = getTarget(manifest.target, manifest.arch);
   const initrd = join(dir, manifest.initrd.file);
   switch (target.name) {
     case 'qemu':
@@ -46,11 +49,11 @@ export async function writeTargetArtifacts(dir: string, manifest: ImageManifest)
       return ['xl.cfg', 'xen-initrd.cpio'];
     }
     case 'efi':
-      await writeStandaloneUki(dir, manifest);
+      await writeStandaloneUki(dir, manifest, [], signing);
       return ['kiln.efi'];
     case 'disk': {
-      const uki = await writeStandaloneUki(dir, manifest);
-      await buildEspDisk(dir, uki, (await stat(uki)).size, manifest.kernel.sha256 + manifest.initrd.sha256);
+      const uki = await writeStandaloneUki(dir, manifest, dataPartitionRecords(manifest.dataPartition), signing);
+      await buildEspDisk(dir, uki, (await stat(uki)).size, manifest.kernel.sha256 + manifest.initrd.sha256, manifest.dataPartition);
       return ['kiln.efi', 'disk.raw'];
     }
   }
@@ -59,13 +62,14 @@ export async function writeTargetArtifacts(dir: string, manifest: ImageManifest)
 /** What a UKI booted by other firmware (a cloud, a real machine) configures: DHCP on eth0. */
 export const STANDALONE_CONFIG: RuntimeConfig = { version: 1, network: { interfaces: [{ name: 'eth0', dhcp: true }], dns: [] } };
 
-/** kiln.efi: the image's kernel and initrd, with the standalone runtime config, in one UKI. */
-async function writeStandaloneUki(dir: string, manifest: ImageManifest): Promise<string> {
+/** kiln.efi: the image's kernel and initrd, with the standalone runtime config (and `extra` records), in one UKI. */
+async function writeStandaloneUki(dir: string, manifest: ImageManifest, extra: readonly WireRecord[] = [], signing?: SigningRequest): Promise<string> {
   const initrd = join(dir, '.uki-initrd.cpio');
   const out = join(dir, 'kiln.efi');
   try {
-    await writeInitrdWithConfig(join(dir, manifest.initrd.file), initrd, runtimeArchive(manifest, STANDALONE_PLUMBING, STANDALONE_CONFIG));
+    await writeInitrdWithConfig(join(dir, manifest.initrd.file), initrd, runtimeArchive(manifest, STANDALONE_PLUMBING, STANDALONE_CONFIG, extra));
     await buildUki({ kernelPath: join(dir, manifest.kernel.file), initrdPath: initrd, cmdline: manifest.cmdline, osRelease: ukiOsRelease(manifest), outPath: out });
+    if (signing) await signPe(out, signing);
   } finally {
     await rm(initrd, { force: true });
   }

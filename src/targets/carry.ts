@@ -20,9 +20,14 @@ export function assertTargetCarries(target: Target, request: CarryRequest): void
   if (request.taps > 0 && !target.networks.includes('tap')) {
     problems.push(`the ${target.name} target cannot attach tap devices (it carries: ${target.networks.join(', ')})`);
   }
-  const blockSet = target.componentSets.find((set) => set === 'virtio-blk' || set === 'xen-blk');
-  if (request.volumes > 0 && !blockSet) {
-    problems.push(`the ${target.name} target has no block device driver, so it cannot mount volumes`);
+  // Launch attaches each volume as a virtio-blk disk and the shim finds it by its serial
+  // number, so volumes need virtio-blk; Xen's block devices (xvd*) carry no serial.
+  if (request.volumes > 0 && !target.componentSets.includes('virtio-blk')) {
+    problems.push(
+      target.componentSets.includes('xen-blk')
+        ? `the ${target.name} target's disks are Xen block devices, which have no serial number for the guest to find a volume by`
+        : `the ${target.name} target has no block device driver, so it cannot mount volumes`,
+    );
   }
   if (problems.length > 0) {
     throw new KilnError(ErrorCodes.TARGET_CANNOT_CARRY, `this runtime config cannot be carried by a ${target.name} image`, {

@@ -4,6 +4,7 @@ import { run } from '../util/exec.js';
 import { ovmfProblems } from './efi/firmware.js';
 import { EFI_STUB } from './efi/uki.js';
 import type { Platform } from './types.js';
+import { ARCHS, kvmPossibleFor } from './arch.js';
 
 /** What a probe found about one platform on this host: usable, or every reason why not. */
 export interface PlatformProbe {
@@ -20,25 +21,31 @@ export interface PlatformProbe {
  * failure becomes a reason in words; nothing is swallowed.
  */
 export class HostProbe {
-  private qemu?: Promise<{ version?: string; machines?: string; error?: string }>;
+  private qemu = new Map<string, Promise<{ version?: string; machines?: string; error?: string }>>();
 
-  qemuFacts(): Promise<{ version?: string; machines?: string; error?: string }> {
-    this.qemu ??= (async () => {
-      try {
-        const version = (await run('qemu-system-x86_64', ['--version'])).stdout.split('\n')[0]?.trim();
-        const machines = (await run('qemu-system-x86_64', ['-machine', 'help'])).stdout;
-        return { ...(version ? { version } : {}), machines };
-      } catch (error) {
-        return { error: describe(error) };
-      }
-    })();
-    return this.qemu;
+  /** Facts about one QEMU system emulator (qemu-system-x86_64 by default, qemu-system-aarch64 for aarch64 guests). */
+  qemuFacts(program = ARCHS.x86_64.qemu): Promise<{ version?: string; machines?: string; error?: string }> {
+    let facts = this.qemu.get(program);
+    if (!facts) {
+      facts = (async () => {
+        try {
+          const version = (await run(program, ['--version'])).stdout.split('\n')[0]?.trim();
+          const machines = (await run(program, ['-machine', 'help'])).stdout;
+          return { ...(version ? { version } : {}), machines };
+        } catch (error) {
+          return { error: describe(error) };
+        }
+      })();
+      this.qemu.set(program, facts);
+    }
+    return facts;
   }
 
   async probe(platform: Platform): Promise<PlatformProbe> {
     switch (platform.kind) {
       case 'qemu': {
-        const facts = await this.qemuFacts();
+        const arch = ARCHS[platform.arch ?? 'x86_64'];
+        const facts = await this.qemuFacts(arch.qemu);
         const reasons: string[] = [];
         if (facts.error) reasons.push(facts.error);
         else if (!new RegExp(`^${platform.machine}\\s`, 'm').test(facts.machines ?? '')) {
@@ -49,7 +56,11 @@ export class HostProbe {
           if (!(await exists(EFI_STUB))) reasons.push(`no systemd EFI stub to build the UKI (${EFI_STUB} missing; Debian package systemd-boot-efi)`);
           if (!(await onPath('objcopy'))) reasons.push('objcopy is not installed (Debian package binutils)');
         }
-        const notes = (await exists('/dev/kvm')) ? [] : ['no /dev/kvm: runs under TCG (software emulation, several times slower)'];
+        const notes = !kvmPossibleFor(arch.name)
+          ? [`an ${arch.name} guest on this ${process.arch} host: runs under TCG (software emulation; KVM only runs the host's own architecture)`]
+          : (await exists('/dev/kvm'))
+            ? []
+            : ['no /dev/kvm: runs under TCG (software emulation, several times slower)'];
         return { platform: 'qemu', usable: reasons.length === 0, reasons, notes, ...(facts.version ? { version: facts.version } : {}) };
       }
       case 'xl':

@@ -7,11 +7,15 @@ import { xenTarget } from './xen/target.js';
 import { diskTarget, efiTarget } from './efi/target.js';
 import { uefiMachineOptions } from './efi/machine.js';
 import { HostProbe, type PlatformProbe } from './probe.js';
-import type { MachineRequest, QemuTarget, Target, TargetName } from './types.js';
+import type { MachineRequest, Platform, QemuTarget, Target, TargetName } from './types.js';
+import { ARCHS, DEFAULT_ARCH, getArch, type Arch } from './arch.js';
+import { virtTarget } from './virt/target.js';
+import { virtMachineOptions } from './virt/machine.js';
 
 /** The `qemu` target: a classic `pc` machine with virtio-pci devices, booted with -kernel. */
 export const qemuTarget: QemuTarget = {
   name: 'qemu',
+  arch: 'x86_64',
   description: 'QEMU pc machine (KVM or TCG), virtio-pci network, entropy and power button',
   componentSets: ['virtio-pci', 'virtio-net', 'virtio-blk', 'virtio-rng', 'acpi-power'],
   kernel: 'bzimage',
@@ -26,7 +30,7 @@ export const qemuTarget: QemuTarget = {
   artifacts: [],
 };
 
-export { microvmTarget, xenTarget, efiTarget, diskTarget };
+export { microvmTarget, xenTarget, efiTarget, diskTarget, virtTarget };
 
 const TARGETS: { [N in TargetName]: Extract<Target, { name: N }> } = {
   qemu: qemuTarget,
@@ -36,18 +40,36 @@ const TARGETS: { [N in TargetName]: Extract<Target, { name: N }> } = {
   disk: diskTarget,
 };
 
-export function listTargets(): Target[] {
-  return Object.values(TARGETS);
+/** The targets of each architecture; x86_64 has them all, aarch64 so far only `qemu` (the virt board). */
+const TARGETS_BY_ARCH: { [A in Arch]: Partial<Record<TargetName, Target>> } = {
+  x86_64: TARGETS,
+  aarch64: { qemu: virtTarget },
+};
+
+export function listTargets(arch: Arch = DEFAULT_ARCH): Target[] {
+  return Object.values(TARGETS_BY_ARCH[arch]);
 }
 
-export function getTarget(name: string): Target {
-  const target = Object.hasOwn(TARGETS, name) ? TARGETS[name as TargetName] : undefined;
+/** The target `name` for images of `arch` (default x86_64); unknown names and arches list the known ones. */
+export function getTarget(name: string, arch: string = DEFAULT_ARCH): Target {
+  const archName = getArch(arch).name;
+  const targets = TARGETS_BY_ARCH[archName];
+  const target = Object.hasOwn(targets, name) ? targets[name as TargetName] : undefined;
   if (!target) {
-    throw new KilnError(ErrorCodes.TARGET_UNKNOWN, `unknown target "${name}"`, {
-      hint: `known targets: ${Object.keys(TARGETS).join(', ')}`,
+    const elsewhere = Object.values(ARCHS).some((other) => Object.hasOwn(TARGETS_BY_ARCH[other.name], name));
+    throw new KilnError(ErrorCodes.TARGET_UNKNOWN, elsewhere ? `the ${name} target does not exist for ${archName} yet` : `unknown target "${name}"`, {
+      hint: `known targets${archName === DEFAULT_ARCH ? '' : ` for ${archName}`}: ${Object.keys(targets).join(', ')}`,
     });
   }
   return target;
+}
+
+/**
+ * The same target for another architecture: what bake uses when the app's ELF machine says the
+ * image is for aarch64 while the caller picked a target by name only (the default is x86_64).
+ */
+export function targetForArch(target: Target, arch: Arch): Target {
+  return target.arch === arch ? target : getTarget(target.name, arch);
 }
 
 export interface TargetProbe {
@@ -69,10 +91,9 @@ export async function probeTarget(target: Target, host: HostProbe = new HostProb
   return { target: target.name, launchable: first.usable, reasons: first.reasons, ...(qemuVersion ? { qemuVersion } : {}), platforms };
 }
 
-/** Probes every target, sharing the host facts (QEMU's version and machines) between them. */
-export async function probeTargets(): Promise<{ target: Target; probe: TargetProbe }[]> {
-  const host = new HostProbe();
-  return Promise.all(listTargets().map(async (target) => ({ target, probe: await probeTarget(target, host) })));
+/** Probes every target of `arch` (default x86_64), sharing the host facts (QEMU's version and machines) between them. */
+export async function probeTargets(arch: Arch = DEFAULT_ARCH, host: HostProbe = new HostProbe()): Promise<{ target: Target; probe: TargetProbe }[]> {
+  return Promise.all(listTargets(arch).map(async (target) => ({ target, probe: await probeTarget(target, host) })));
 }
 
 /**
@@ -82,6 +103,10 @@ export async function probeTargets(): Promise<{ target: Target; probe: TargetPro
 export function qemuMachineOptions(target: Target, request: MachineRequest): QemuOption[] {
   switch (target.name) {
     case 'qemu':
+      if (target.boot === 'arm64-image+initrd') {
+        if (request.uefi) throw new KilnError(ErrorCodes.USAGE, 'aarch64 images boot their kernel directly; kiln has no arm64 UEFI boot yet', { hint: 'drop --firmware uefi' });
+        return virtMachineOptions(request);
+      }
       return request.uefi ? uefiMachineOptions(request, request.uefi) : pcMachineOptions(request);
     case 'efi':
     case 'disk':
@@ -97,20 +122,23 @@ export function qemuMachineOptions(target: Target, request: MachineRequest): Qem
 }
 
 /**
- * Refuses, before anything is prepared, to `kiln launch` an image whose platform is not QEMU,
- * saying why this host cannot run it (no dom0, …) or what to run instead.
+ * Refuses, before anything is prepared, to `kiln launch` an image whose platform cannot run on
+ * this host, with every reason (no dom0, no xl, …). Returns the platform launch uses: QEMU, or
+ * `xl` on a Xen dom0. Firecracker is never started by kiln (it needs KVM and its own set-up).
  */
-export async function assertLaunchable(target: Target): Promise<void> {
+export async function assertLaunchable(target: Target, host: HostProbe = new HostProbe()): Promise<Platform> {
   const platform = target.platforms[0]!;
-  if (platform.kind === 'qemu') return;
-  const probe = await new HostProbe().probe(platform);
+  if (platform.kind === 'qemu') return platform;
+  const probe = await host.probe(platform);
   if (!probe.usable) {
-    throw new KilnError(ErrorCodes.TARGET_UNAVAILABLE, `a ${target.name} image cannot be launched on this host`, {
+    const what = probe.reasons.some((reason) => /dom0/.test(reason)) ? 'no Xen dom0' : `${platform.kind} cannot run here`;
+    throw new KilnError(ErrorCodes.PLATFORM_UNAVAILABLE, `a ${target.name} image cannot be launched on this host: ${what}`, {
       details: probe.reasons,
-      hint: `bake the app with --target qemu or microvm to run it here; ${target.name} images run with ${platform.kind}`,
+      hint: `${target.name} images run with ${platform.kind}; bake the app with --target qemu or microvm to run it here`,
     });
   }
-  throw new KilnError(ErrorCodes.TARGET_UNAVAILABLE, `kiln does not start ${platform.kind} itself yet`, {
-    hint: platform.kind === 'xl' ? 'run `xl create xl.cfg` in the image directory' : `start it with ${platform.kind} using the files in the image directory`,
+  if (platform.kind === 'xl') return platform;
+  throw new KilnError(ErrorCodes.PLATFORM_UNAVAILABLE, `kiln does not start ${platform.kind} itself`, {
+    hint: `start it with ${platform.kind} using the files in the image directory (firecracker.json)`,
   });
 }

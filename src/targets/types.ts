@@ -1,4 +1,5 @@
 import type { ExitMethod } from '../init/contract.js';
+import type { Arch } from './arch.js';
 import type { UefiBoot } from './efi/machine.js';
 import type { HostForward } from './qemu/options.js';
 
@@ -13,8 +14,11 @@ import type { HostForward } from './qemu/options.js';
  */
 export type TargetName = 'qemu' | 'microvm' | 'xen' | 'efi' | 'disk';
 
-/** The kernel file an image carries: the compressed bzImage, or the uncompressed PVH-capable ELF. */
-export type KernelForm = 'bzimage' | 'vmlinux';
+/**
+ * The kernel file an image carries: the compressed bzImage, the uncompressed PVH-capable ELF,
+ * or (aarch64) the arm64 Image as Debian ships it.
+ */
+export type KernelForm = 'bzimage' | 'vmlinux' | 'image';
 
 /**
  * How one instance's runtime config reaches the guest.
@@ -34,11 +38,13 @@ export type NetworkKind = 'user' | 'tap' | 'bridge';
 
 /** A platform that can run images of a target, with what it needs on the host. */
 export type Platform =
-  | { kind: 'qemu'; machine: 'pc' | 'microvm'; firmware?: 'uefi' }
+  | { kind: 'qemu'; machine: 'pc' | 'microvm' | 'virt'; firmware?: 'uefi'; /** The guest architecture (default x86_64): which qemu-system-* runs it. */ arch?: Arch }
   | { kind: 'xl' }
   | { kind: 'firecracker' };
 
 interface TargetCommon {
+  /** The CPU architecture of the images (src/targets/arch.ts); a target name may exist for several. */
+  arch: Arch;
   description: string;
   /** Component sets (see src/components/sets.ts) every image for this target carries. */
   componentSets: readonly string[];
@@ -51,6 +57,8 @@ interface TargetCommon {
   /** Where the shim writes its KILN-START/KILN-EXIT lines; the console when it is the same device. */
   statusDevice: string;
   exit: ExitMethod;
+  /** A power button on a GPIO line (CHIP:LINE) the shim watches instead of ACPI's (aarch64 virt). */
+  powerGpio?: string;
   /** Network attachments the runtime config may ask for on this target. */
   networks: readonly NetworkKind[];
   /** Platforms that run this target's images, the one `kiln launch` uses first. */
@@ -62,6 +70,12 @@ interface TargetCommon {
 export interface QemuTarget extends TargetCommon {
   name: 'qemu';
   boot: 'bzimage+initrd';
+}
+
+/** The `qemu` target on aarch64: QEMU's virt board booting an arm64 Image (src/targets/virt). */
+export interface VirtTarget extends TargetCommon {
+  name: 'qemu';
+  boot: 'arm64-image+initrd';
 }
 
 export interface MicrovmTarget extends TargetCommon {
@@ -86,7 +100,7 @@ export interface DiskTarget extends TargetCommon {
   boot: 'gpt-esp-uki';
 }
 
-export type Target = QemuTarget | MicrovmTarget | XenTarget | EfiTarget | DiskTarget;
+export type Target = QemuTarget | VirtTarget | MicrovmTarget | XenTarget | EfiTarget | DiskTarget;
 
 /** What a launch asks of a platform: resolved, validated values only. */
 export interface MachineRequest {

@@ -65,32 +65,44 @@ export async function detectCompiler(env: NodeJS.ProcessEnv, kind?: CompilerKind
   for (const candidate of kinds) {
     const cc = await findOnPath(DRIVERS[candidate].cc, env);
     if (!cc) continue;
-    const cxx = await findOnPath(DRIVERS[candidate].cxx, env);
-    const runEnv = { ...env, LC_ALL: 'C' };
-    const [versionText, machine, numeric] = await Promise.all([
-      run(cc, ['--version'], { env: runEnv }),
-      run(cc, ['-dumpmachine'], { env: runEnv }),
-      // gcc prints the full version with -dumpfullversion; clang answers -dumpversion fully.
-      run(cc, [candidate === 'gcc' ? '-dumpfullversion' : '-dumpversion'], { env: runEnv }),
-    ]);
-    const identity = versionText.stdout.split('\n')[0]?.trim() ?? 'unknown';
-    const resourceDir = candidate === 'clang' ? (await run(cc, ['-print-resource-dir'], { env: runEnv })).stdout.trim() : undefined;
-    return {
-      kind: candidate,
-      cc,
-      ...(cxx ? { cxx } : {}),
-      version: numeric.stdout.trim(),
-      identity,
-      machine: machine.stdout.trim(),
-      ...(resourceDir ? { resourceDir } : {}),
-    };
+    return describeCompiler(env, candidate, cc, await findOnPath(DRIVERS[candidate].cxx, env));
   }
   throw noCompilerError(kind);
 }
 
-/** The runtime files of the host gcc (crtbegin*.o, libgcc.a): clang over musl links with them too. */
-export async function gccRuntimeDir(env: NodeJS.ProcessEnv): Promise<string | undefined> {
-  const gcc = await findOnPath('gcc', env);
+/**
+ * A cross gcc named <triplet>-gcc (Debian's gcc-aarch64-linux-gnu), undefined when it is not
+ * installed. Asked the same questions as the host compiler: nothing about it is assumed either.
+ */
+export async function detectCrossGcc(env: NodeJS.ProcessEnv, triplet: string): Promise<HostCompiler | undefined> {
+  const cc = await findOnPath(`${triplet}-gcc`, env);
+  return cc ? describeCompiler(env, 'gcc', cc, await findOnPath(`${triplet}-g++`, env)) : undefined;
+}
+
+async function describeCompiler(env: NodeJS.ProcessEnv, kind: CompilerKind, cc: string, cxx: string | undefined): Promise<HostCompiler> {
+  const runEnv = { ...env, LC_ALL: 'C' };
+  const [versionText, machine, numeric] = await Promise.all([
+    run(cc, ['--version'], { env: runEnv }),
+    run(cc, ['-dumpmachine'], { env: runEnv }),
+    // gcc prints the full version with -dumpfullversion; clang answers -dumpversion fully.
+    run(cc, [kind === 'gcc' ? '-dumpfullversion' : '-dumpversion'], { env: runEnv }),
+  ]);
+  const identity = versionText.stdout.split('\n')[0]?.trim() ?? 'unknown';
+  const resourceDir = kind === 'clang' ? (await run(cc, ['-print-resource-dir'], { env: runEnv })).stdout.trim() : undefined;
+  return {
+    kind,
+    cc,
+    ...(cxx ? { cxx } : {}),
+    version: numeric.stdout.trim(),
+    identity,
+    machine: machine.stdout.trim(),
+    ...(resourceDir ? { resourceDir } : {}),
+  };
+}
+
+/** The runtime files of a gcc (crtbegin*.o, libgcc.a): clang over musl links with the host gcc's too. */
+export async function gccRuntimeDir(env: NodeJS.ProcessEnv, program = 'gcc'): Promise<string | undefined> {
+  const gcc = await findOnPath(program, env);
   if (!gcc) return undefined;
   const { stdout } = await run(gcc, ['-print-libgcc-file-name'], { env: { ...env, LC_ALL: 'C' } });
   const file = stdout.trim();

@@ -7,7 +7,8 @@ import { run } from '../util/exec.js';
 import { canonicalJson, publishDirectory, sha256 } from '../util/fs.js';
 import { KILN_VERSION } from '../version.js';
 import { cmakeToolchainFile, mesonCrossFile } from './buildfiles.js';
-import { detectCompiler, findOnPath, gccRuntimeDir, type CompilerKind, type HostCompiler } from './compiler.js';
+import { detectCompiler, detectCrossGcc, findOnPath, gccRuntimeDir, type CompilerKind, type HostCompiler } from './compiler.js';
+import { multiarchHint, obtainForeignLibc } from './libc.js';
 import { provenanceAssembly, WRAPPER_VERSION, type Provenance } from './provenance.js';
 import { specsFor } from './specs.js';
 import { ensureSysroot } from './sysroot.js';
@@ -42,6 +43,8 @@ export interface InstalledTuple {
   /** Absolute paths of the wrappers. */
   wrappers: string[];
   provenance: Provenance;
+  /** Where the C library came from: "host", or the downloaded Debian package with its version and .deb hash. */
+  libc: string;
 }
 
 export interface InstalledToolchain {
@@ -56,12 +59,21 @@ export interface InstalledToolchain {
   skipped: string[];
 }
 
-interface HostFacts {
+/** What one tuple's wrappers sit on: the host's compiler and tools, or a cross gcc and its binutils. */
+interface TupleFacts {
+  /** With the C library's directories made absolute (a downloaded libc lives in kiln's cache). */
+  tuple: TupleInfo;
   compiler: HostCompiler;
   clang?: HostCompiler;
   gccRuntimeDir?: string;
   tools: Record<string, string>;
-  tuples: TupleInfo[];
+  libc: string;
+}
+
+interface HostFacts {
+  compiler: HostCompiler;
+  clang?: HostCompiler;
+  tuples: TupleFacts[];
   skipped: string[];
 }
 
@@ -76,26 +88,27 @@ async function exists(path: string): Promise<boolean> {
 
 async function gatherHostFacts(ctx: Context, options: InstallOptions): Promise<HostFacts> {
   const requested = (options.tuples ?? TUPLES.map((t) => t.name)).map(getTuple);
+  // Only cross tuples asked for (e.g. the aarch64 init shim's build): the host compiler is not needed.
+  if (requested.length > 0 && requested.every((t) => t.cross)) return crossOnlyFacts(ctx, requested);
   const compiler = await detectCompiler(ctx.env, options.cc);
   const clang = compiler.kind === 'clang' ? compiler : await detectCompiler(ctx.env, 'clang').catch(() => undefined);
   const runtime = await gccRuntimeDir(ctx.env);
   const skipped: string[] = [];
-  const tuples: TupleInfo[] = [];
+  const native: TupleInfo[] = [];
+  const tuples: TupleFacts[] = [];
+  const cross: TupleInfo[] = [];
   for (const tuple of requested) {
+    if (tuple.cross) {
+      cross.push(tuple);
+      continue;
+    }
     if (tuple.libcLib && !(await exists(join(tuple.libcLib, 'crt1.o')))) {
       skipped.push(`${tuple.name}: its C library is not installed (apt-get install ${tuple.libcPackages.join(' ')})`);
       continue;
     }
-    tuples.push(tuple);
+    native.push(tuple);
   }
-  if (tuples.length === 0) {
-    const tuple = requested[0] ?? getTuple(DEFAULT_TUPLE);
-    throw new KilnError(ErrorCodes.COMPILER_MISSING, `the C library for ${tuple.name} is not installed`, {
-      hint: `apt-get install ${tuple.libcPackages.join(' ')}`,
-      details: skipped,
-    });
-  }
-  if ((compiler.kind === 'clang' || clang) && !runtime && tuples.some((t) => t.libc === 'musl')) {
+  if ((compiler.kind === 'clang' || clang) && !runtime && native.some((t) => t.libc === 'musl')) {
     // clang over musl links with gcc's crtbegin/libgcc: without gcc there is no runtime to link.
     if (compiler.kind === 'clang') {
       throw new KilnError(ErrorCodes.COMPILER_MISSING, "clang over musl links with gcc's runtime (crtbeginT.o, libgcc.a), and gcc is not installed", {
@@ -103,16 +116,84 @@ async function gatherHostFacts(ctx: Context, options: InstallOptions): Promise<H
       });
     }
   }
-  const tools: Record<string, string> = {};
-  for (const name of BINUTILS) {
-    const found = (await findOnPath(`${compiler.machine}-${name}`, ctx.env)) ?? (await findOnPath(name, ctx.env));
-    if (found) tools[name] = found;
-    else skipped.push(`${name}: not found on PATH (apt-get install binutils)`);
+  if (native.length > 0) {
+    const tools: Record<string, string> = {};
+    for (const name of BINUTILS) {
+      const found = (await findOnPath(`${compiler.machine}-${name}`, ctx.env)) ?? (await findOnPath(name, ctx.env));
+      if (found) tools[name] = found;
+      else skipped.push(`${name}: not found on PATH (apt-get install binutils)`);
+    }
+    await addPkgConfig(ctx, tools, skipped);
+    for (const tuple of native) tuples.push({ tuple, compiler, ...(clang ? { clang } : {}), ...(runtime ? { gccRuntimeDir: runtime } : {}), tools, libc: 'host' });
   }
+  for (const tuple of cross) {
+    const found = await crossTupleFacts(ctx, tuple);
+    if (typeof found === 'string') skipped.push(found);
+    else tuples.push(found);
+  }
+  if (tuples.length === 0) {
+    throw missingTupleError(requested[0] ?? getTuple(DEFAULT_TUPLE), skipped);
+  }
+  return { compiler, ...(clang ? { clang } : {}), tuples, skipped };
+}
+
+async function crossOnlyFacts(ctx: Context, requested: TupleInfo[]): Promise<HostFacts> {
+  const skipped: string[] = [];
+  const tuples: TupleFacts[] = [];
+  for (const tuple of requested) {
+    const found = await crossTupleFacts(ctx, tuple);
+    if (typeof found === 'string') skipped.push(found);
+    else tuples.push(found);
+  }
+  const first = tuples[0];
+  if (!first) throw missingTupleError(requested[0]!, skipped);
+  return { compiler: first.compiler, tuples, skipped };
+}
+
+function missingTupleError(tuple: TupleInfo, skipped: string[]): KilnError {
+  return new KilnError(ErrorCodes.COMPILER_MISSING, `the ${tuple.cross ? 'cross compiler or C library' : 'C library'} for ${tuple.name} is not installed`, {
+    hint: `apt-get install ${[...(tuple.cross?.packages ?? []), ...(tuple.libcSource?.kind === 'debian-download' ? [] : tuple.libcPackages)].join(' ')}`,
+    details: skipped,
+  });
+}
+
+async function addPkgConfig(ctx: Context, tools: Record<string, string>, skipped: string[]): Promise<void> {
   const pkgConfig = (await findOnPath('pkgconf', ctx.env)) ?? (await findOnPath('pkg-config', ctx.env));
   if (pkgConfig) tools['pkg-config'] = pkgConfig;
-  else skipped.push('pkg-config: not installed (apt-get install pkgconf)');
-  return { compiler, ...(clang ? { clang } : {}), ...(runtime ? { gccRuntimeDir: runtime } : {}), tools, tuples, skipped };
+  else if (!skipped.some((line) => line.startsWith('pkg-config:'))) skipped.push('pkg-config: not installed (apt-get install pkgconf)');
+}
+
+/**
+ * A cross tuple: Debian's <triplet>-gcc and <triplet>-binutils (never the host's, which would
+ * make x86_64 objects), and the C library downloaded for its architecture. Returns why the
+ * tuple is left out when a piece is missing; the other tuples still install.
+ */
+async function crossTupleFacts(ctx: Context, tuple: TupleInfo): Promise<TupleFacts | string> {
+  const packages = tuple.cross?.packages ?? [];
+  const compiler = await detectCrossGcc(ctx.env, tuple.hostTriplet);
+  if (!compiler) return `${tuple.name}: its cross compiler ${tuple.hostTriplet}-gcc is not installed (apt-get install ${packages.join(' ')})`;
+  const tools: Record<string, string> = {};
+  for (const name of BINUTILS) {
+    const found = await findOnPath(`${tuple.hostTriplet}-${name}`, ctx.env);
+    if (!found) return `${tuple.name}: ${tuple.hostTriplet}-${name} is not installed (apt-get install ${packages.join(' ')})`;
+    tools[name] = found;
+  }
+  const skippedNow: string[] = [];
+  await addPkgConfig(ctx, tools, skippedNow);
+  let resolved = tuple;
+  let libcLabel = 'host';
+  if (tuple.libcSource?.kind === 'debian-download') {
+    try {
+      const libc = await obtainForeignLibc(ctx, tuple.libcSource);
+      resolved = { ...tuple, libcInclude: join(libc.root, tuple.libcInclude!), libcLib: join(libc.root, tuple.libcLib!) };
+      libcLabel = `${libc.package}:${libc.architecture} ${libc.version} (sha256 ${libc.sha256})`;
+    } catch (error) {
+      const e = error as KilnError;
+      return `${tuple.name}: its C library ${tuple.libcPackages.join(' ')} is not available (${e.message}); ${e.hint ?? multiarchHint(tuple.libcSource.dpkgArch)}`;
+    }
+  }
+  const runtime = await gccRuntimeDir(ctx.env, compiler.cc);
+  return { tuple: resolved, compiler, ...(runtime ? { gccRuntimeDir: runtime } : {}), tools, libc: libcLabel };
 }
 
 function compilerLabel(compiler: HostCompiler): string {
@@ -129,7 +210,8 @@ function assertSpecsSafe(path: string): void {
 }
 
 /** Paths written into files name `prefix`; the files themselves go under `outDir` (see publishDirectory). */
-async function writeTupleFiles(ctx: Context, prefix: string, outDir: string, facts: HostFacts, tuple: TupleInfo): Promise<InstalledTuple> {
+async function writeTupleFiles(ctx: Context, prefix: string, outDir: string, facts: TupleFacts): Promise<InstalledTuple> {
+  const { tuple } = facts;
   const binDir = join(prefix, 'bin');
   const dataDir = join(prefix, 'lib', 'kiln-toolchain', tuple.name);
   const out = (path: string): string => join(outDir, relative(prefix, path));
@@ -138,7 +220,7 @@ async function writeTupleFiles(ctx: Context, prefix: string, outDir: string, fac
   const sysroot = await ensureSysroot(ctx, tuple.name);
   const specs = join(dataDir, 'gcc.specs');
   const noteObject = join(dataDir, 'provenance.o');
-  for (const path of [sysroot, specs, noteObject]) assertSpecsSafe(path);
+  for (const path of [sysroot, specs, noteObject, tuple.libcInclude ?? '', tuple.libcLib ?? '']) assertSpecsSafe(path);
 
   const provenance: Provenance = { tuple: tuple.name, wrapper: WRAPPER_VERSION, compiler: compilerLabel(facts.compiler) };
   const noteSource = join(dataDir, 'provenance.s');
@@ -168,12 +250,12 @@ async function writeTupleFiles(ctx: Context, prefix: string, outDir: string, fac
   const meson = join(dataDir, 'cross.meson');
   await writeFile(out(cmake), cmakeToolchainFile(layout));
   await writeFile(out(meson), mesonCrossFile(layout));
-  return { tuple: tuple.name, sysroot, specs, noteObject, cmake, meson, wrappers, provenance };
+  return { tuple: tuple.name, sysroot, specs, noteObject, cmake, meson, wrappers, provenance, libc: facts.libc };
 }
 
 async function writeToolchain(ctx: Context, prefix: string, outDir: string, facts: HostFacts): Promise<InstalledToolchain> {
   const tuples: InstalledTuple[] = [];
-  for (const tuple of facts.tuples) tuples.push(await writeTupleFiles(ctx, prefix, outDir, facts, tuple));
+  for (const tuple of facts.tuples) tuples.push(await writeTupleFiles(ctx, prefix, outDir, tuple));
   const configSite = join(prefix, 'lib', 'kiln-toolchain', 'config.site');
   await writeFile(join(outDir, relative(prefix, configSite)), configSiteText(tuples));
   const installed: InstalledToolchain = {
@@ -222,14 +304,14 @@ async function generatorFingerprint(): Promise<string> {
   return sha256(Buffer.concat(parts));
 }
 
-const GENERATOR_MODULES = ['install.js', 'specs.js', 'wrappers.js', 'buildfiles.js', 'provenance.js', 'tuples.js', 'compiler.js'];
+const GENERATOR_MODULES = ['install.js', 'specs.js', 'wrappers.js', 'buildfiles.js', 'provenance.js', 'tuples.js', 'compiler.js', 'libc.js'];
 
 /** Installs the wrappers under options.prefix, or (the default) into kiln's cache. */
 export async function installToolchain(ctx: Context, options: InstallOptions = {}): Promise<InstalledToolchain> {
   const facts = await gatherHostFacts(ctx, options);
   if (options.prefix) {
     const prefix = resolve(options.prefix);
-    ctx.reporter.emit({ type: 'step', step: 'toolchain', message: `installing wrappers for ${facts.tuples.map((t) => t.name).join(', ')} into ${prefix}` });
+    ctx.reporter.emit({ type: 'step', step: 'toolchain', message: `installing wrappers for ${facts.tuples.map((t) => t.tuple.name).join(', ')} into ${prefix}` });
     return writeToolchain(ctx, prefix, prefix, facts);
   }
   const key = sha256(
@@ -239,9 +321,8 @@ export async function installToolchain(ctx: Context, options: InstallOptions = {
       generator: await generatorFingerprint(),
       compiler: facts.compiler,
       clang: facts.clang ?? null,
-      runtime: facts.gccRuntimeDir ?? null,
-      tools: facts.tools,
-      tuples: facts.tuples.map((t) => t.name),
+      // Per tuple: its compiler, runtime, tools and C library directories (a new libc download is a new key).
+      tuples: facts.tuples.map((t) => ({ tuple: t.tuple, compiler: t.compiler, clang: t.clang ?? null, runtime: t.gccRuntimeDir ?? null, tools: t.tools, libc: t.libc })),
       cache: ctx.paths.cache,
     }),
   ).slice(0, 16);

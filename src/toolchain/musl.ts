@@ -21,6 +21,8 @@ export interface CompileCOptions {
   ldflags?: string[];
   /** Link statically. Default true. */
   static?: boolean;
+  /** The compiler driver to run instead of musl-gcc, e.g. a kiln cross wrapper (same flags). */
+  compiler?: string;
 }
 
 /** The flags that make a build independent of where, when and in which directory it runs. */
@@ -63,7 +65,7 @@ export async function compileC(ctx: Context, options: CompileCOptions): Promise<
   await mkdir(dirname(resolve(cwd, options.output)), { recursive: true });
   ctx.reporter.emit({ type: 'step', step: 'compile', message: `compiling ${options.sources.map((s) => basename(s)).join(', ')}` });
   try {
-    await run(MUSL_GCC, compileArgv(options, cwd), { cwd, env: compileEnv(ctx.env), ...(ctx.signal ? { signal: ctx.signal } : {}) });
+    await run(options.compiler ?? MUSL_GCC, compileArgv(options, cwd), { cwd, env: compileEnv(ctx.env), ...(ctx.signal ? { signal: ctx.signal } : {}) });
   } catch (error) {
     throw explainCompilerError(error, options);
   }

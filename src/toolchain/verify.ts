@@ -7,6 +7,7 @@ import { run } from '../util/exec.js';
 import { canonicalJson, sha256, writeFileAtomically } from '../util/fs.js';
 import type { InstalledToolchain } from './install.js';
 import { readProvenance, WRAPPER_VERSION } from './provenance.js';
+import { ARCHS } from '../targets/arch.js';
 import { getTuple } from './tuples.js';
 
 /**
@@ -91,12 +92,14 @@ export async function verifyToolchain(ctx: Context, toolchain: InstalledToolchai
     }
   }
   ctx.reporter.emit({ type: 'step', step: 'toolchain-check', message: `trying ${tuple.name} over ${compiler}` });
-  const verdict = await tryToolchain(toolchain.binDir, tuple.name, compiler, tuple.cxx, options.boot);
+  // A program for another architecture cannot run under the host's kernel: only the boot check runs it.
+  const runsOnHost = ARCHS[tuple.arch].nodeArch === process.arch;
+  const verdict = await tryToolchain(toolchain.binDir, tuple.name, compiler, tuple.cxx, runsOnHost, options.boot);
   await writeFileAtomically(path, canonicalJson(verdict) + '\n');
   return verdict;
 }
 
-async function tryToolchain(binDir: string, tuple: string, compiler: string, cxx: boolean, boot?: (binary: string) => Promise<string>): Promise<Verdict> {
+async function tryToolchain(binDir: string, tuple: string, compiler: string, cxx: boolean, runsOnHost: boolean, boot?: (binary: string) => Promise<string>): Promise<Verdict> {
   const dir = await mkdtemp(join(tmpdir(), 'kiln-tc-check-'));
   const steps: VerdictStep[] = [];
   const ranOn: Verdict['ranOn'] = [];
@@ -125,6 +128,7 @@ async function tryToolchain(binDir: string, tuple: string, compiler: string, cxx
         return `${note.tuple}, ${note.wrapper}, ${note.compiler}`;
       })) &&
       (await attempt('run', async () => {
+        if (!runsOnHost) return `not run on the host (a ${tuple} program needs its own CPU); kiln toolchain check --boot runs it under QEMU`;
         const { stdout } = await run(binary, []);
         if (!stdout.includes(`${MARKER} 1`)) throw new Error(`unexpected output: ${JSON.stringify(stdout)}`);
         ranOn.push('host');

@@ -188,7 +188,8 @@ function noCxx(layout: WrapperLayout, name: string, why: string): GeneratedFile 
 }
 
 function noCxxRuntime(layout: WrapperLayout): string {
-  return `${layout.tuple.name} has no C++ runtime (Debian ships no libstdc++ built for musl); build C++ for x86_64-kiln-linux-gnu`;
+  const instead = layout.tuple.arch === 'x86_64' ? 'build C++ for x86_64-kiln-linux-gnu' : `kiln has no C++ tuple for ${layout.tuple.arch} yet`;
+  return `${layout.tuple.name} has no C++ runtime (Debian ships no libstdc++ built for musl); ${instead}`;
 }
 
 function passThrough(layout: WrapperLayout, name: string, program: string): GeneratedFile {

@@ -6,6 +6,8 @@ import { KilnError, ErrorCodes } from '../errors.js';
 /** Debian package that provides each host tool kiln runs; used in "tool missing" hints. */
 export const TOOL_PACKAGES: Record<string, string> = {
   'qemu-system-x86_64': 'qemu-system-x86',
+  'qemu-system-aarch64': 'qemu-system-arm',
+  'aarch64-linux-gnu-gcc': 'gcc-aarch64-linux-gnu',
   'qemu-img': 'qemu-utils',
   'musl-gcc': 'musl-tools',
   'apt-get': 'apt',
@@ -24,6 +26,7 @@ export const TOOL_PACKAGES: Record<string, string> = {
   mmd: 'mtools',
   mcopy: 'mtools',
   'virt-xml-validate': 'libvirt-clients',
+  sbsign: 'sbsigntool',
 };
 
 export interface RunResult {

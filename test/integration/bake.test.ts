@@ -35,7 +35,7 @@ test('two bakes from empty caches give byte-identical images', async () => {
     images.push(await hashes(result.dir));
   }
   assert.deepEqual(images[0], images[1]);
-  assert.deepEqual(Object.keys(images[0]!), ['image.json', 'initramfs.cpio', 'kernel']);
+  assert.deepEqual(Object.keys(images[0]!), ['image.json', 'initramfs.cpio', 'kernel', 'sbom.cdx.json']);
 });
 
 test('a re-bake with nothing changed is a cache hit, and the manifest lists every file with its hash', async () => {
@@ -78,11 +78,12 @@ test('bad input: missing app, non-ELF, another architecture, a missing library, 
   await writeFile(script, '#!/bin/sh\necho hi\n', { mode: 0o755 });
   await assert.rejects(bake(ctx, { appPath: script, target: qemuTarget }, join(work, 'x.img')), { code: 'KILN_APP_NOT_ELF' });
 
-  // A minimal ELF header for AArch64: valid enough to be recognised, for the wrong machine.
+  // A minimal ELF header for RISC-V: valid enough to be recognised, for a machine kiln has no
+  // images for (an AArch64 one would bake an aarch64 image: test/integration/aarch64.test.ts).
   const arm = Buffer.alloc(64);
   arm.write('\x7fELF', 0, 'latin1');
   arm[4] = 2; arm[5] = 1; arm[6] = 1;
-  arm.writeUInt16LE(2, 16); arm.writeUInt16LE(183, 18); arm.writeUInt32LE(1, 20); arm.writeUInt16LE(64, 52);
+  arm.writeUInt16LE(2, 16); arm.writeUInt16LE(243, 18); arm.writeUInt32LE(1, 20); arm.writeUInt16LE(64, 52);
   await writeFile(join(work, 'arm-app'), arm, { mode: 0o755 });
   await assert.rejects(bake(ctx, { appPath: join(work, 'arm-app'), target: qemuTarget }, join(work, 'x.img')), { code: 'KILN_APP_WRONG_ARCH' });
 

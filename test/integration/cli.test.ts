@@ -142,6 +142,7 @@ test('kiln config schema prints the JSON Schema; kiln targets lists qemu', async
   assert.ok(schema.properties.network);
   const targets = await kiln(['targets']);
   assert.match(targets.stdout, /^qemu\s+launchable/m);
+  assert.match(targets.stdout, /^disk\s.*\n\s+component sets: .*virtio-scsi, nvme, ena, gve$/m);
 });
 
 test('no QEMU on PATH: a coded error naming the Debian package', async () => {

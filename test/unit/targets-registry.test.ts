@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { assertLaunchable, getTarget, listTargets, probeTargets, qemuMachineOptions, xenTarget, microvmTarget, qemuTarget, efiTarget, diskTarget } from '../../src/targets/registry.js';
@@ -56,10 +57,14 @@ test('kiln targets: every target has a verdict, and each platform that cannot ru
 });
 
 test('a xen image is refused by launch with the reason this host cannot run it', async () => {
-  await assert.rejects(assertLaunchable(xenTarget), (error: Error & { code?: string; details?: string[] }) => {
-    return error.code === 'KILN_TARGET_UNAVAILABLE';
-  });
-  await assertLaunchable(microvmTarget);
+  const dom0 = await readFile('/proc/xen/capabilities', 'utf8').then((text) => text.includes('control_d'), () => false);
+  if (dom0) assert.deepEqual(await assertLaunchable(xenTarget), { kind: 'xl' });
+  else {
+    await assert.rejects(assertLaunchable(xenTarget), (error: Error & { code?: string; details?: string[] }) => {
+      return error.code === 'KILN_PLATFORM_UNAVAILABLE' && /no Xen dom0/.test(error.message) && error.details!.some((reason) => /dom0/.test(reason));
+    });
+  }
+  assert.deepEqual(await assertLaunchable(microvmTarget), { kind: 'qemu', machine: 'microvm' });
   const request: MachineRequest = { kernelPath: 'k', initrdPath: 'i', cmdline: '', memoryMiB: 128, cpus: 1, accel: 'tcg', network: { kind: 'none' }, statusPath: 's', qmpSocketPath: 'q' };
   assert.throws(() => qemuMachineOptions(xenTarget, request), { code: 'KILN_TARGET_UNAVAILABLE' });
 });
@@ -73,6 +78,11 @@ test('a runtime config a target cannot carry is refused with every reason', () =
   );
   const noBlock = { ...microvmTarget, componentSets: ['virtio-mmio', 'virtio-net'] };
   assert.throws(() => assertTargetCarries(noBlock, { userNetwork: false, taps: 0, volumes: 1 }), /cannot be carried/);
+  assert.throws(
+    () => assertTargetCarries(xenTarget, { userNetwork: false, taps: 0, volumes: 1 }),
+    (error: Error & { code?: string; details?: string[] }) => error.code === 'KILN_TARGET_CANNOT_CARRY' && /Xen block devices/.test(error.details!.join(' ')),
+  );
+  assert.doesNotThrow(() => assertTargetCarries(xenTarget, { userNetwork: false, taps: 0, volumes: 0 }));
 });
 
 test('the host TSC frequency is read from cpuinfo only when the TSC is constant', () => {

@@ -125,14 +125,6 @@ test('installed wrappers: -dumpmachine, static musl with a provenance note, host
     assert.match(sh(clang, ['-v']).stderr, /clang version/, '`cc -v` with no input does not try to link');
   });
 
-  await t.test('wrapper start-up time stays small (configure runs it hundreds of times)', () => {
-    const runs = 50;
-    const start = process.hrtime.bigint();
-    for (let i = 0; i < runs; i++) sh(gcc, ['-dumpmachine']);
-    const perRun = Number(process.hrtime.bigint() - start) / 1e6 / runs;
-    t.diagnostic(`wrapper -dumpmachine: ${perRun.toFixed(2)} ms per run (includes spawnSync overhead)`);
-    assert.ok(perRun < 50, `${perRun} ms`);
-  });
   assert.ok((await readFile(toolchain.tuples[0]!.specs, 'utf8')).includes(sysroot));
 });
 

@@ -3,8 +3,10 @@ import { bake } from '../../bake/index.js';
 import { launch } from '../../launch/launch.js';
 import { createInstance } from '../../instances/manage.js';
 import { parseRestart } from '../runtime-flags.js';
+import { isProjectDir, projectImageForRun } from './build.js';
 import { assertNotInstanceOnly } from './instances.js';
 import { toBakeRequest, toLaunchRequest, type RawBakeOptions, type RawLaunchOptions } from '../options.js';
+import { withPackageApp } from './package-app.js';
 
 export async function launchCommand(ctx: Context, image: string, args: string[], options: RawLaunchOptions): Promise<number> {
   const request = await toLaunchRequest(image, args, options, ctx.env);
@@ -26,7 +28,8 @@ export async function launchCommand(ctx: Context, image: string, args: string[],
 }
 
 export async function runCommand(ctx: Context, app: string, args: string[], options: RawBakeOptions & RawLaunchOptions): Promise<number> {
-  const bakeRequest = toBakeRequest(app, options, ctx.env);
+  if (await isProjectDir(app)) return launchCommand(ctx, await projectImageForRun(ctx, app, options), args, options);
+  const bakeRequest = await withPackageApp(ctx, app, toBakeRequest(app, options, ctx.env), options.binary);
   const image = await bake(ctx, bakeRequest);
   return launchCommand(ctx, image.dir, args, options);
 }

@@ -41,7 +41,7 @@ async function tryOnce(ctx: Context, toolchain: InstalledToolchain): Promise<str
   const lines: string[] = [];
   for (const t of toolchain.tuples) {
     const verdict = await verifyToolchain(ctx, toolchain, { tuple: t.tuple });
-    if (verdict.ok) lines.push(`  ${t.tuple}: works (compiled, linked and ran on: ${verdict.ranOn.join(', ')})`);
+    if (verdict.ok) lines.push(`  ${t.tuple}: works (compiled, linked and ran on: ${ranOn(verdict.ranOn)})`);
     else {
       const error = verdictError(verdict);
       ctx.reporter.emit({ type: 'warning', code: error.code, message: [error.message, ...error.details.slice(0, 5)].join('\n'), ...(error.hint ? { hint: error.hint } : {}) });
@@ -98,8 +98,13 @@ export async function toolchainCheckCommand(ctx: Context, options: RawToolchainO
     for (const step of verdict.steps) process.stdout.write(`${step.ok ? 'ok  ' : 'FAIL'} ${step.step}: ${step.detail.split('\n')[0]}\n`);
   }
   if (!verdict.ok) throw verdictError(verdict);
-  if (mode !== 'json') process.stdout.write(`${verdict.tuple} works over ${verdict.compiler} (ran on: ${verdict.ranOn.join(', ')})\n`);
+  if (mode !== 'json') process.stdout.write(`${verdict.tuple} works over ${verdict.compiler} (ran on: ${ranOn(verdict.ranOn)})\n`);
   return 0;
+}
+
+/** A cross tuple's programs cannot run on the host: they run only under QEMU, with --boot. */
+function ranOn(where: readonly string[]): string {
+  return where.length > 0 ? where.join(', ') : 'nothing yet, a program for another CPU; --boot runs it under QEMU';
 }
 
 export async function sysrootCommand(ctx: Context, tuple: string): Promise<number> {

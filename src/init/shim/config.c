@@ -81,6 +81,7 @@ static void apply_record(struct config *c, const char *path, const char *key, ch
     else if (strcmp(key, "dns") == 0) strv_push(&c->dns, value);
     else if (strcmp(key, "status") == 0) c->status = value;
     else if (strcmp(key, "exit") == 0) c->exit = value;
+    else if (strcmp(key, "power-gpio") == 0) c->power_gpio = value;
     else if (strcmp(key, "verbose") == 0) verbose = strcmp(value, "0") != 0;
     else if (strcmp(key, "iface") == 0) {
         c->ifaces = xrealloc(c->ifaces, (c->n_ifaces + 1) * sizeof *c->ifaces);
@@ -96,6 +97,9 @@ static void apply_record(struct config *c, const char *path, const char *key, ch
     } else if (strcmp(key, "volume") == 0) {
         c->volumes = xrealloc(c->volumes, (c->n_volumes + 1) * sizeof *c->volumes);
         c->volumes[c->n_volumes++] = (struct volume){.serial = value};
+    } else if (strcmp(key, "partition") == 0) {
+        c->volumes = xrealloc(c->volumes, (c->n_volumes + 1) * sizeof *c->volumes);
+        c->volumes[c->n_volumes++] = (struct volume){.partlabel = value};
     } else if (strcmp(key, "mount") == 0) {
         if ((vol = current_volume(c, path, key))) vol->mount = value;
     } else if (strcmp(key, "ro") == 0) {
@@ -148,5 +152,5 @@ void check_config(const struct config *c) {
     if (c->workdir && c->workdir[0] != '/') fail("workdir must be an absolute path, got '%s'", c->workdir);
     for (size_t i = 0; i < c->n_volumes; i++)
         if (!c->volumes[i].mount || c->volumes[i].mount[0] != '/')
-            fail("volume %s has no absolute 'mount' record", c->volumes[i].serial);
+            fail("volume %s has no absolute 'mount' record", c->volumes[i].serial ? c->volumes[i].serial : c->volumes[i].partlabel);
 }

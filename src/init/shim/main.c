@@ -47,14 +47,14 @@ static void handle_signals(int sfd, pid_t app, bool *app_done, int *app_status) 
 }
 
 /* The event loop: runs until the app has ended, and returns its wait status. */
-static int wait_for_app(pid_t app, int sfd, int acpi_fd) {
+static int wait_for_app(pid_t app, int sfd, int acpi_fd, int gpio_fd) {
     bool app_done = false;
     int app_status = 0;
     reap(app, &app_done, &app_status);
     while (!app_done) {
-        struct pollfd fds[2] = {{.fd = sfd, .events = POLLIN}, {.fd = acpi_fd, .events = POLLIN}};
-        nfds_t count = acpi_fd >= 0 ? 2 : 1;
-        if (poll(fds, count, -1) < 0) {
+        /* poll() skips entries whose fd is negative: a button that is not there. */
+        struct pollfd fds[3] = {{.fd = sfd, .events = POLLIN}, {.fd = acpi_fd, .events = POLLIN}, {.fd = gpio_fd, .events = POLLIN}};
+        if (poll(fds, 3, -1) < 0) {
             if (errno != EINTR) {
                 log_error("poll: %s", strerror(errno));
                 sleep_ms(100); /* ENOMEM: give the kernel a moment rather than spin */
@@ -62,8 +62,10 @@ static int wait_for_app(pid_t app, int sfd, int acpi_fd) {
             continue;
         }
         if (fds[0].revents & POLLIN) handle_signals(sfd, app, &app_done, &app_status);
-        if (count == 2 && (fds[1].revents & POLLIN) && power_button_pressed(acpi_fd))
+        if (acpi_fd >= 0 && (fds[1].revents & POLLIN) && power_button_pressed(acpi_fd))
             request_stop(app, "the ACPI power button was pressed");
+        if (gpio_fd >= 0 && (fds[2].revents & POLLIN) && gpio_button_pressed(gpio_fd))
+            request_stop(app, "the power button was pressed");
     }
     return app_status;
 }
@@ -123,13 +125,15 @@ int main(void) {
     configure_network(&cfg);
     configure_names(&cfg);
 
-    int acpi_fd = open_acpi_events();
+    /* A GPIO button (arm virt) when the host names one; otherwise ACPI's. */
+    int gpio_fd = open_gpio_button(cfg.power_gpio);
+    int acpi_fd = gpio_fd >= 0 ? -1 : open_acpi_events();
     int sfd = signalfd(-1, &handled, SFD_CLOEXEC | SFD_NONBLOCK);
     if (sfd < 0) fail("cannot create a signalfd: %s", strerror(errno));
 
     pid_t app = start_app(&cfg, build_argv(&cfg), build_env(&cfg));
     status_line("KILN-START");
-    int status = wait_for_app(app, sfd, acpi_fd);
+    int status = wait_for_app(app, sfd, acpi_fd, gpio_fd);
     stop_everything(sfd);
     report_and_end(status);
 }

@@ -2,6 +2,7 @@
 /* File systems: the kernel's own (/dev, /proc, /sys, ...) and the volumes. */
 #include "shim.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -58,7 +59,7 @@ void mount_system(void) {
     for (size_t i = 0; i < sizeof other_mounts / sizeof *other_mounts; i++) mount_one(&other_mounts[i]);
 }
 
-/* Volumes: virtio-blk disks holding ext4, found by the serial number the host gave each one */
+/* Volumes: ext4 on virtio-blk disks found by the serial number the host gave each one, or on partitions found by GPT name */
 
 /* How long a disk may take to appear after virtio_blk was loaded. */
 #define DISK_WAIT_MS 3000
@@ -67,17 +68,23 @@ void mount_system(void) {
 static const char *mounted[64];
 static size_t n_mounted;
 
+/* Reads a small sysfs file into text (NUL-terminated); false if it is missing or empty. */
+static bool read_sysfs(const char *path, char *text, size_t size) {
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return false;
+    ssize_t n = read(fd, text, size - 1);
+    close(fd);
+    if (n <= 0) return false;
+    text[n] = '\0';
+    return true;
+}
+
 /* Device probe order is not a contract, the serial is: look through /sys/block/vd*. */
 static bool find_disk(const char *serial, char *dev, size_t size) {
     for (char letter = 'a'; letter <= 'z'; letter++) {
-        char path[64], text[64] = {0};
+        char path[64], text[64];
         snprintf(path, sizeof path, "/sys/block/vd%c/serial", letter);
-        int fd = open(path, O_RDONLY | O_CLOEXEC);
-        if (fd < 0) continue;
-        ssize_t n = read(fd, text, sizeof text - 1);
-        close(fd);
-        if (n <= 0) continue;
-        text[n] = '\0';
+        if (!read_sysfs(path, text, sizeof text)) continue;
         text[strcspn(text, "\n")] = '\0';
         if (strcmp(text, serial) == 0) {
             snprintf(dev, size, "/dev/vd%c", letter);
@@ -85,6 +92,30 @@ static bool find_disk(const char *serial, char *dev, size_t size) {
         }
     }
     return false;
+}
+
+/*
+ * A partition by its GPT name: the kernel puts it in each partition's uevent as PARTNAME, for
+ * every disk driver alike, so the same name finds a partition on virtio-blk, NVMe or SCSI.
+ */
+static bool find_partition(const char *name, char *dev, size_t size) {
+    DIR *dir = opendir("/sys/class/block");
+    if (!dir) return false;
+    bool found = false;
+    for (struct dirent *entry; !found && (entry = readdir(dir));) {
+        if (entry->d_name[0] == '.') continue;
+        char path[320], text[1024];
+        snprintf(path, sizeof path, "/sys/class/block/%s/uevent", entry->d_name);
+        if (!read_sysfs(path, text, sizeof text)) continue;
+        for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
+            if (strncmp(line, "PARTNAME=", 9) == 0 && strcmp(line + 9, name) == 0) {
+                int written = snprintf(dev, size, "/dev/%s", entry->d_name);
+                found = written > 0 && (size_t)written < size;
+            }
+        }
+    }
+    closedir(dir);
+    return found;
 }
 
 /* mkdir -p: mount points may be anywhere, e.g. /srv/www/data in an image that has no /srv. */
@@ -109,17 +140,21 @@ void mount_volumes(const struct config *c) {
         char dev[32];
         struct timespec start;
         clock_gettime(CLOCK_MONOTONIC, &start);
-        while (!find_disk(v->serial, dev, sizeof dev)) {
-            if (elapsed_ms(&start) >= DISK_WAIT_MS)
-                fail("the disk for volume %s (serial %s) did not appear (is virtio-blk in the image's modules?)", v->mount, v->serial);
+        const char *name = v->serial ? v->serial : v->partlabel;
+        while (v->serial ? !find_disk(v->serial, dev, sizeof dev) : !find_partition(v->partlabel, dev, sizeof dev)) {
+            if (elapsed_ms(&start) >= DISK_WAIT_MS) {
+                if (v->serial)
+                    fail("the disk for volume %s (serial %s) did not appear (is virtio-blk in the image's modules?)", v->mount, v->serial);
+                fail("no partition named %s appeared for %s (is the disk's driver in the image's modules?)", v->partlabel, v->mount);
+            }
             sleep_ms(10);
         }
         make_dirs(v->mount);
         unsigned long flags = MS_NOSUID | MS_NODEV | (v->ro ? MS_RDONLY : 0);
         if (mount(dev, v->mount, "ext4", flags, NULL) != 0)
-            fail("cannot mount %s (%s) on %s: %s", dev, v->serial, v->mount, strerror(errno));
+            fail("cannot mount %s (%s) on %s: %s", dev, name, v->mount, strerror(errno));
         if (n_mounted < sizeof mounted / sizeof *mounted) mounted[n_mounted++] = v->mount;
-        say("mounted %s (%s) on %s%s", dev, v->serial, v->mount, v->ro ? " read-only" : "");
+        say("mounted %s (%s) on %s%s", dev, name, v->mount, v->ro ? " read-only" : "");
     }
 }
 

@@ -101,7 +101,8 @@ struct iface {
 };
 
 struct volume {
-    const char *serial; /* the virtio-blk serial number the host gave the disk */
+    const char *serial; /* the virtio-blk serial number the host gave the disk, or NULL */
+    const char *partlabel; /* or: the GPT partition name (PARTNAME), on any disk (virtio, NVMe, SCSI) */
     const char *mount;  /* absolute mount point */
     bool ro;
 };
@@ -121,6 +122,8 @@ struct config {
     size_t n_volumes;
     const char *status;
     const char *exit;
+    /* CHIP:LINE of a GPIO power button (arm virt), from the host; NULL where ACPI has the button. */
+    const char *power_gpio;
 };
 
 /* The first configuration problem; reported once the status device is known. */
@@ -150,6 +153,11 @@ void configure_names(const struct config *c);
 
 int open_acpi_events(void);
 bool power_button_pressed(int fd);
+
+/* ---- power-gpio.c: a power button on a GPIO line (arm virt) ---------------------------------- */
+
+int open_gpio_button(const char *spec);
+bool gpio_button_pressed(int fd);
 
 /* ---- app.c: starting the app ----------------------------------------------------------------- */
 

@@ -16,6 +16,8 @@ const SECTOR = 512;
 const FAT_EPOCH = 315532800;
 /** The ESP type GUID from the UEFI spec. */
 export const ESP_TYPE = 'C12A7328-F81F-11D2-BA4B-00A0C93EC93B';
+/** "Linux filesystem data", the type GUID of a plain Linux partition. */
+export const LINUX_DATA_TYPE = '0FC63DAF-8483-4772-8E79-3D69D8477DE4';
 
 /** A GUID derived from content, so the same image always gets the same disk and partition ids. */
 export function stableGuid(seed: string): string {
@@ -26,15 +28,28 @@ export function stableGuid(seed: string): string {
   return `${x.slice(0, 8)}-${x.slice(8, 12)}-${x.slice(12, 16)}-${x.slice(16, 20)}-${x.slice(20, 32)}`.toUpperCase();
 }
 
-/** The sfdisk script for a disk with one ESP of `espSectors` sectors. Pure. */
-export function gptScript(espSectors: number, seed: string): string {
+/** The sfdisk script for a disk with one ESP of `espSectors` sectors, then the data partition if any. Pure. */
+export function gptScript(espSectors: number, seed: string, data?: { sectors: number; name: string }): string {
   return [
     'label: gpt',
     `label-id: ${stableGuid(`${seed}/disk`)}`,
     'unit: sectors',
     `start=${FIRST_LBA}, size=${espSectors}, type=${ESP_TYPE}, uuid=${stableGuid(`${seed}/esp`)}, name="EFI system partition"`,
+    ...(data ? [`start=${FIRST_LBA + espSectors}, size=${data.sectors}, type=${LINUX_DATA_TYPE}, uuid=${stableGuid(`${seed}/data`)}, name="${data.name}"`] : []),
     '',
   ].join('\n');
+}
+
+/**
+ * An empty ext4 file system of `sizeMiB`, labelled `label`, written by mke2fs straight into
+ * `path` at byte `offset` (a partition of a disk image: no copy, only metadata is written).
+ * Same inputs, same bytes: UUID and hash seed come from the seed, mke2fs's clock is fixed by
+ * E2FSPROGS_FAKE_TIME, and the root directory is root's whoever bakes.
+ */
+export async function makeExt4(path: string, sizeMiB: number, label: string, seed: string, offset = 0): Promise<void> {
+  const uuid = stableGuid(`${seed}/ext4`).toLowerCase();
+  const env = { ...process.env, E2FSPROGS_FAKE_TIME: String(FAT_EPOCH) };
+  await run('mke2fs', ['-q', '-F', '-t', 'ext4', '-L', label, '-U', uuid, '-E', `offset=${offset},hash_seed=${uuid},root_owner=0:0`, path, `${sizeMiB}M`], { env });
 }
 
 export function espSizeBytes(payloadBytes: number): number {
@@ -57,21 +72,33 @@ export async function makeEsp(espPath: string, files: readonly { path: string; h
   for (const file of files) await run('mcopy', ['-i', espPath, file.hostPath, `::${file.path}`], { env });
 }
 
-/** Writes a GPT disk image at `diskPath` whose only partition is a copy of the ESP image. */
-export async function makeGptDisk(diskPath: string, espPath: string, espBytes: number, seed: string): Promise<void> {
+/**
+ * Writes a GPT disk image at `diskPath`: a copy of the ESP image, then (if asked) a second
+ * partition named `data.label` with an empty ext4 file system made in place. The file is
+ * sparse where the partitions are empty (all-zero chunks are not written).
+ */
+export async function makeGptDisk(diskPath: string, espPath: string, espBytes: number, seed: string, data?: { label: string; sizeMiB: number }): Promise<void> {
   const espSectors = espBytes / SECTOR;
-  const total = FIRST_LBA * SECTOR + espBytes + MiB;
+  const dataBytes = (data?.sizeMiB ?? 0) * MiB;
+  const total = FIRST_LBA * SECTOR + espBytes + dataBytes + MiB;
   await rm(diskPath, { force: true });
   await (await open(diskPath, 'w')).close();
   await truncate(diskPath, total);
-  await run('sfdisk', ['--quiet', '--no-reread', '--no-tell-kernel', diskPath], { input: gptScript(espSectors, seed) });
+  await run('sfdisk', ['--quiet', '--no-reread', '--no-tell-kernel', diskPath], { input: gptScript(espSectors, seed, data ? { sectors: dataBytes / SECTOR, name: data.label } : undefined) });
+  await copyInto(diskPath, espPath, espBytes, FIRST_LBA * SECTOR);
+  if (data) await makeExt4(diskPath, data.sizeMiB, data.label, seed, FIRST_LBA * SECTOR + espBytes);
+}
+
+async function copyInto(diskPath: string, fromPath: string, bytes: number, offset: number): Promise<void> {
   const out = await open(diskPath, 'r+');
-  const input = await open(espPath, 'r');
+  const input = await open(fromPath, 'r');
   try {
-    const chunk = Buffer.alloc(4 * MiB);
-    for (let at = 0; at < espBytes; at += chunk.length) {
-      const { bytesRead } = await input.read(chunk, 0, Math.min(chunk.length, espBytes - at), at);
-      await out.write(chunk, 0, bytesRead, FIRST_LBA * SECTOR + at);
+    const chunk = Buffer.alloc(MiB);
+    const zeros = Buffer.alloc(MiB);
+    for (let at = 0; at < bytes; at += chunk.length) {
+      const { bytesRead } = await input.read(chunk, 0, Math.min(chunk.length, bytes - at), at);
+      const part = chunk.subarray(0, bytesRead);
+      if (!part.equals(zeros.subarray(0, bytesRead))) await out.write(part, 0, bytesRead, offset + at);
     }
   } finally {
     await out.close();
@@ -79,14 +106,14 @@ export async function makeGptDisk(diskPath: string, espPath: string, espBytes: n
   }
 }
 
-/** Builds disk.raw in `dir` from a UKI: ESP with \EFI\BOOT\BOOTX64.EFI. */
-export async function buildEspDisk(dir: string, ukiPath: string, ukiBytes: number, seed: string): Promise<string> {
+/** Builds disk.raw in `dir` from a UKI: ESP with \EFI\BOOT\BOOTX64.EFI, and the empty data partition if asked. */
+export async function buildEspDisk(dir: string, ukiPath: string, ukiBytes: number, seed: string, data?: { label: string; sizeMiB: number }): Promise<string> {
   const espPath = join(dir, '.esp.img');
   const diskPath = join(dir, 'disk.raw');
   const espBytes = espSizeBytes(ukiBytes);
   try {
     await makeEsp(espPath, [{ path: '/EFI/BOOT/BOOTX64.EFI', hostPath: ukiPath }], espBytes, seed);
-    await makeGptDisk(diskPath, espPath, espBytes, seed);
+    await makeGptDisk(diskPath, espPath, espBytes, seed, data);
   } finally {
     await rm(espPath, { force: true });
   }

@@ -10,6 +10,8 @@ export interface UefiBoot {
   espDir?: string;
   /** Or a whole disk image (GPT with an ESP). */
   diskPath?: string;
+  /** Attach diskPath read-write (a disk whose data partition the guest writes); default read-only. */
+  diskWritable?: boolean;
 }
 
 /**
@@ -26,7 +28,7 @@ export function uefiMachineOptions(request: MachineRequest, uefi: UefiBoot): Qem
     { kind: 'pflash', unit: 0, path: uefi.codePath, readOnly: true },
     { kind: 'pflash', unit: 1, path: uefi.varsPath, readOnly: false },
     uefi.diskPath
-      ? { kind: 'drive', id: 'boot', path: uefi.diskPath, format: 'raw', readOnly: true }
+      ? { kind: 'drive', id: 'boot', path: uefi.diskPath, format: 'raw', readOnly: !uefi.diskWritable }
       : { kind: 'drive', id: 'boot', path: `fat:${uefi.espDir!}`, format: 'raw', readOnly: true },
     { kind: 'device', driver: 'virtio-blk-pci', props: { drive: 'boot', bootindex: 0 } },
   ];

@@ -21,6 +21,7 @@ const PC_GUEST = {
  */
 export const efiTarget: EfiTarget = {
   name: 'efi',
+  arch: 'x86_64',
   description: 'Unified Kernel Image (kiln.efi) for UEFI firmware; launched under OVMF',
   ...PC_GUEST,
   boot: 'uki',
@@ -34,10 +35,12 @@ export const efiTarget: EfiTarget = {
  */
 export const diskTarget: DiskTarget = {
   name: 'disk',
+  arch: 'x86_64',
   description: 'GPT disk image with an EFI system partition (raw; qcow2/vmdk/vhd by export) for clouds',
   ...PC_GUEST,
-  // The clouds' own devices besides virtio: NVMe disks, Amazon ENA and Google gVNIC network.
-  componentSets: [...PC_GUEST.componentSets, 'nvme', 'ena', 'gve'],
+  // The clouds' own devices besides virtio-blk/net: NVMe disks (EC2 Nitro, GCE), virtio-scsi
+  // disks (GCE's SCSI interface), Amazon ENA and Google gVNIC network.
+  componentSets: [...PC_GUEST.componentSets, 'virtio-scsi', 'nvme', 'ena', 'gve'],
   boot: 'gpt-esp-uki',
   artifacts: ['kiln.efi', 'disk.raw'],
 };

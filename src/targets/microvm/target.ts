@@ -8,6 +8,7 @@ import type { MicrovmTarget } from '../types.js';
  */
 export const microvmTarget: MicrovmTarget = {
   name: 'microvm',
+  arch: 'x86_64',
   description: 'QEMU microvm / Firecracker: virtio-mmio devices, PVH vmlinux, no PCI',
   componentSets: ['virtio-mmio', 'virtio-net', 'virtio-blk', 'virtio-rng', 'acpi-power'],
   kernel: 'vmlinux',

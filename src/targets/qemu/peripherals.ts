@@ -6,7 +6,7 @@ import type { QemuOption } from './options.js';
  * machine type, accelerator and CPU, memory, the kernel with its initrd and command line, and
  * the console chardev (a log file for detached instances, stdio otherwise).
  */
-export function bootCoreOptions(request: MachineRequest, machine: Extract<QemuOption, { kind: 'machine' }>, cmdline: string): QemuOption[] {
+export function bootCoreOptions(request: MachineRequest, machine: Extract<QemuOption, { kind: 'machine' }>, cmdline: string, tcgCpu = 'max'): QemuOption[] {
   return [
     { kind: 'flag', name: 'nodefaults' },
     { kind: 'flag', name: 'no-user-config' },
@@ -14,7 +14,7 @@ export function bootCoreOptions(request: MachineRequest, machine: Extract<QemuOp
     { kind: 'display', type: 'none' },
     machine,
     { kind: 'accel', accel: request.accel },
-    { kind: 'cpu', model: request.accel === 'kvm' ? 'host' : 'max' },
+    { kind: 'cpu', model: request.accel === 'kvm' ? 'host' : tcgCpu },
     { kind: 'memory', mib: request.memoryMiB },
     { kind: 'smp', cpus: request.cpus },
     { kind: 'kernel', path: request.kernelPath },

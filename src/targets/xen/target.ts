@@ -9,6 +9,7 @@ import type { XenTarget } from '../types.js';
  */
 export const xenTarget: XenTarget = {
   name: 'xen',
+  arch: 'x86_64',
   description: 'Xen PVH guest for xl: xen-netfront/blkfront, console hvc0',
   componentSets: ['xen-net', 'xen-blk'],
   kernel: 'vmlinux',

@@ -1,0 +1,129 @@
+import { spawn } from 'node:child_process';
+import { appendFile, open } from 'node:fs/promises';
+import type { Context } from '../context.js';
+import { KilnError, ErrorCodes } from '../errors.js';
+import { requireProgram, lastLines } from '../util/exec.js';
+import { readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+
+/**
+ * Running build steps: each step is an argv list (never a shell string), run in the build
+ * tree, with only the environment the build is given (no variable of the caller leaks in),
+ * in a fresh network namespace (`unshare --net`), where only a down loopback exists, so a
+ * build cannot download anything (all its inputs are the hashed sources), and in a fresh mount
+ * namespace where the host's root file system is read-only except the build's work tree.
+ */
+
+/** A standard PATH behind the toolchain's bin directory: the host's tools (make, sed, sh), not the caller's PATH. */
+export const BASE_PATH = '/usr/local/bin:/usr/bin:/bin:/usr/local/sbin:/usr/sbin:/sbin';
+
+/**
+ * Run inside the step's own mount namespace, before the step: the host's root file system
+ * becomes read-only there, except the build's work tree (bound onto itself first, so it stays
+ * writable). A step that would `make install` onto the host, or write under /etc, fails with
+ * "Read-only file system" instead. `cd "$PWD"` re-enters the working directory through the new
+ * bind mount (the inherited one still points at the read-only mount below). A fixed script: the
+ * work tree and the step's argv are its positional arguments ($0 and "$@"), never pasted into it.
+ */
+export const CONFINE_SCRIPT = 'mount --make-rprivate / && mount --bind "$0" "$0" && mount -o remount,bind,ro / && cd "$PWD" && exec "$@"';
+
+function confined(writable: string, argv: readonly string[]): string[] {
+  return ['--net', '--mount', '--', '/bin/sh', '-c', CONFINE_SCRIPT, writable, ...argv];
+}
+
+let unshareChecked: Promise<string> | undefined;
+
+/** The unshare program, once checked to work here (it needs root or user namespaces). */
+export function requireUnshare(): Promise<string> {
+  unshareChecked ??= (async () => {
+    const program = await requireProgram('unshare', { PATH: BASE_PATH }).catch((error: unknown) => {
+      throw new KilnError(ErrorCodes.TOOL_MISSING, 'unshare is not installed: kiln runs build steps without network through it', { cause: error, hint: 'apt-get install util-linux' });
+    });
+    await requireProgram('mount', { PATH: BASE_PATH }).catch((error: unknown) => {
+      throw new KilnError(ErrorCodes.TOOL_MISSING, 'mount is not installed: kiln makes the host read-only for build steps with it', { cause: error, hint: 'apt-get install mount' });
+    });
+    const probe = await runLogged(program, confined(tmpdir(), ['true']), { cwd: '/', env: { PATH: BASE_PATH }, log: undefined });
+    if (probe.code !== 0) {
+      throw new KilnError(ErrorCodes.TOOL_FAILED, 'unshare --net --mount does not work here, so build steps cannot be cut off from the network and the host', {
+        details: probe.tail,
+        hint: 'run kiln build as root (it needs new network and mount namespaces)',
+      });
+    }
+    return program;
+  })();
+  unshareChecked.catch(() => (unshareChecked = undefined));
+  return unshareChecked;
+}
+
+/** $KILN_X and ${KILN_X} in step arguments are replaced by the build's values. */
+export function expandArgument(arg: string, env: Record<string, string>): string {
+  return arg.replace(/\$\{(KILN_[A-Z0-9_]+)\}|\$(KILN_[A-Z0-9_]+)/g, (_match, braced: string | undefined, bare: string | undefined) => {
+    const name = (braced ?? bare)!;
+    const value = env[name];
+    if (value === undefined) {
+      throw new KilnError(ErrorCodes.RECIPE_INVALID, `build step argument ${JSON.stringify(arg)} names $${name}, which kiln does not set`, {
+        hint: `the variables are: ${Object.keys(env).filter((k) => k.startsWith('KILN_')).sort().join(', ')}`,
+      });
+    }
+    return value;
+  });
+}
+
+interface Logged {
+  code: number;
+  tail: string[];
+}
+
+async function runLogged(program: string, args: string[], options: { cwd: string; env: Record<string, string>; log: string | undefined; signal?: AbortSignal }): Promise<Logged> {
+  const handle = options.log ? await open(options.log, 'a') : undefined;
+  let captured = '';
+  try {
+    return await new Promise<Logged>((resolve, reject) => {
+      const child = spawn(program, args, {
+        cwd: options.cwd,
+        env: options.env,
+        stdio: ['ignore', handle ? handle.fd : 'pipe', handle ? handle.fd : 'pipe'],
+        ...(options.signal ? { signal: options.signal } : {}),
+      });
+      child.stdout?.on('data', (chunk: Buffer) => (captured += chunk.toString()));
+      child.stderr?.on('data', (chunk: Buffer) => (captured += chunk.toString()));
+      child.on('error', reject);
+      child.on('close', (code, signal) => resolve({ code: code ?? (signal ? 128 : 1), tail: lastLines(captured, 15) }));
+    });
+  } finally {
+    await handle?.close();
+  }
+}
+
+export interface StepRun {
+  steps: string[][];
+  cwd: string;
+  /** The only host directory steps may write to (the build's work tree). */
+  writable: string;
+  env: Record<string, string>;
+  log: string;
+  /** Names the package in errors. */
+  what: string;
+  /** Where the log will be kept if a step fails (told to the user). */
+  keptLog: () => Promise<string>;
+}
+
+/** Runs the steps in order; the first failing one throws KILN_BUILD_FAILED with the log's tail. */
+export async function runSteps(ctx: Context, run: StepRun): Promise<void> {
+  const unshare = await requireUnshare();
+  for (const [index, raw] of run.steps.entries()) {
+    const argv = raw.map((arg) => expandArgument(arg, run.env));
+    const label = `step ${index + 1}/${run.steps.length}: ${argv.join(' ')}`;
+    ctx.reporter.emit({ type: 'step', step: 'build', message: `${run.what}: ${label}` });
+    await appendFile(run.log, `\n$ ${argv.join(' ')}\n`);
+    const result = await runLogged(unshare, confined(run.writable, argv), { cwd: run.cwd, env: run.env, log: run.log, ...(ctx.signal ? { signal: ctx.signal } : {}) });
+    if (result.code !== 0) {
+      const kept = await run.keptLog();
+      const text = await readFile(kept, 'utf8').catch(() => '');
+      throw new KilnError(ErrorCodes.BUILD_FAILED, `building ${run.what} failed at ${label} (exit status ${result.code})`, {
+        details: [`argv: ${JSON.stringify(argv)}`, `log: ${kept}`, ...lastLines(text, 20)],
+        hint: `the full log is ${kept}; the store was not changed`,
+      });
+    }
+  }
+}

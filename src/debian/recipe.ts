@@ -1,0 +1,27 @@
+import { resolve } from 'node:path';
+import type { Context } from '../context.js';
+import { KilnError, ErrorCodes } from '../errors.js';
+import type { LoadedRecipe } from '../packages/recipe.js';
+import { debianBakeRequest, type DebianBakeParts } from './bake.js';
+import type { DebianLock } from './types.js';
+
+/**
+ * The bake parts of a recipe with a [debian] section: the package's program and declared
+ * files, the recipe's [[data]] files (paths relative to the recipe), and its runtime
+ * defaults (args, env). `lock` is the closure kiln.lock pinned, when there is one.
+ */
+export async function debianRecipeBakeRequest(ctx: Context, loaded: LoadedRecipe, opts: { lock?: DebianLock; binary?: string } = {}): Promise<DebianBakeParts & { args: string[]; env: Record<string, string> }> {
+  const { recipe } = loaded;
+  if (!recipe.debian) {
+    throw new KilnError(ErrorCodes.RECIPE_INVALID, `${loaded.file} has no [debian] section`, { hint: 'build it with `kiln build` first' });
+  }
+  const parts = await debianBakeRequest(ctx, {
+    package: recipe.debian.package,
+    ...(recipe.debian.version !== undefined ? { version: recipe.debian.version } : {}),
+    binary: opts.binary ?? recipe.runtime.app ?? recipe.debian.binary,
+    files: recipe.debian.files,
+    data: recipe.data.map((d) => ({ hostPath: resolve(loaded.dir, d.path), guestPath: d.dest })),
+    ...(opts.lock ? { lock: opts.lock } : {}),
+  });
+  return { ...parts, args: recipe.runtime.args, env: recipe.runtime.env };
+}

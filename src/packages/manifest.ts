@@ -1,0 +1,102 @@
+import { readFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { parse as parseToml, TomlError } from 'smol-toml';
+import { z } from 'zod';
+import { KilnError, ErrorCodes } from '../errors.js';
+import { sha256 } from '../util/fs.js';
+import { RecipeSchema } from './recipe.js';
+
+/**
+ * The project manifest, kiln.toml: a recipe whose source is the project directory, plus the
+ * sections only a project has — where else to look for packages ([[indexes]]), the target an
+ * image is baked for by default ([target]) and the license policy ([licenses], stored here and
+ * enforced by the supply-chain checks).
+ */
+
+export const MANIFEST_FILE = 'kiln.toml';
+
+const IndexSchema = z
+  .object({
+    path: z.string().min(1).optional().describe('a local index directory (<dir>/<name>/<version>/recipe.toml), relative to kiln.toml'),
+    url: z
+      .string()
+      .url()
+      .refine((u) => /^https?:\/\//.test(u), 'must be an http:// or https:// URL')
+      .optional()
+      .describe('an index served over HTTP: <url>/index.json and <url>/<name>/<version>/recipe.toml'),
+  })
+  .strict()
+  .refine((i) => (i.path === undefined) !== (i.url === undefined), { message: 'give exactly one of path or url' });
+
+const spdxId = z.string().regex(/^[A-Za-z0-9.+-]+$/, 'must be an SPDX license id');
+
+export const ProjectManifestSchema = z
+  .object({
+    ...RecipeSchema.shape,
+    indexes: z.array(IndexSchema).default([]).describe('package indexes searched before the built-in catalogue, in order'),
+    target: z
+      .object({ name: z.string().min(1).optional().describe('default target of `kiln bake` for this project (see `kiln targets`)') })
+      .strict()
+      .default({}),
+    licenses: z
+      .object({
+        allow: z.array(spdxId).default([]).describe('license ids accepted in the dependency closure (empty: no allow list)'),
+        deny: z.array(spdxId).default([]).describe('license ids refused in the dependency closure'),
+      })
+      .strict()
+      .default({ allow: [], deny: [] }),
+  })
+  .strict()
+  .refine((r) => !(r.debian && r.build), { message: 'a Debian package recipe has no build steps', path: ['build'] })
+  .refine((r) => !(r.debian && r.sources.length > 0), { message: 'a Debian package recipe has no sources', path: ['sources'] });
+
+export type ProjectManifest = z.infer<typeof ProjectManifestSchema>;
+export type IndexEntry = z.infer<typeof IndexSchema>;
+
+export interface LoadedProject {
+  manifest: ProjectManifest;
+  /** The project directory (absolute) and its kiln.toml. */
+  dir: string;
+  file: string;
+  /** sha256 of kiln.toml's bytes. */
+  sha256: string;
+  /** The text as read, for edits that keep the user's formatting (kiln add). */
+  text: string;
+}
+
+export function projectJsonSchema(): Record<string, unknown> {
+  return z.toJSONSchema(ProjectManifestSchema, { target: 'draft-2020-12', io: 'input' }) as Record<string, unknown>;
+}
+
+/** Parses kiln.toml text; every schema problem is listed with its path. */
+export function parseManifest(text: string, file: string): ProjectManifest {
+  let data: unknown;
+  try {
+    data = parseToml(text);
+  } catch (error) {
+    const where = error instanceof TomlError ? ` (line ${error.line}, column ${error.column})` : '';
+    throw new KilnError(ErrorCodes.MANIFEST_INVALID, `${file} is not valid TOML${where}`, { cause: error, hint: 'fix the syntax; see https://toml.io' });
+  }
+  const parsed = ProjectManifestSchema.safeParse(data);
+  if (!parsed.success) {
+    throw new KilnError(ErrorCodes.MANIFEST_INVALID, `${file} is not a valid project manifest`, {
+      details: parsed.error.issues.map((issue) => `${issue.path.join('.') || '(top)'}: ${issue.message}`),
+      hint: 'a kiln.toml is a recipe (see `kiln recipe schema`) plus [[indexes]], [target] and [licenses]',
+    });
+  }
+  return parsed.data;
+}
+
+export async function loadProject(dir: string): Promise<LoadedProject> {
+  const root = resolve(dir);
+  const file = join(root, MANIFEST_FILE);
+  const bytes = await readFile(file).catch((error: unknown) => {
+    const missing = (error as NodeJS.ErrnoException).code === 'ENOENT';
+    throw new KilnError(ErrorCodes.MANIFEST_INVALID, missing ? `no ${MANIFEST_FILE} in ${root}` : `cannot read ${file}`, {
+      cause: error,
+      hint: missing ? 'create one with `kiln init`' : 'check the permissions',
+    });
+  });
+  const text = bytes.toString('utf8');
+  return { manifest: parseManifest(text, file), dir: root, file, sha256: sha256(bytes), text };
+}

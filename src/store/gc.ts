@@ -1,0 +1,147 @@
+import { access, lstat, readdir, readFile, rename, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Context } from '../context.js';
+import { canonicalJson, sha256, sha256File, writeFileAtomically } from '../util/fs.js';
+import { breakDead, lockState } from './lock.js';
+import { listEntries, lockPath, storeDir, type StoreMeta } from './store.js';
+
+/**
+ * Garbage collection. A project that builds registers itself as a root (roots/<sha256 of its
+ * directory>.json: the directory and the store keys it uses). `kiln gc` keeps every entry a
+ * live root uses (and what those entries were built against), and removes the rest, plus what
+ * killed builders left: temporary entry directories, work trees and dead locks. Anything whose
+ * key is locked by a live builder is left alone.
+ */
+
+export interface GcRoot {
+  project: string;
+  keys: string[];
+}
+
+export function rootsDir(ctx: Context): string {
+  return join(storeDir(ctx), 'roots');
+}
+
+/** Records (replacing the previous record) which store keys the project in `projectDir` uses. */
+export async function registerRoot(ctx: Context, projectDir: string, keys: string[]): Promise<string> {
+  const file = join(rootsDir(ctx), `${sha256(projectDir)}.json`);
+  await writeFileAtomically(file, canonicalJson({ project: projectDir, keys: [...new Set(keys)].sort() }));
+  return file;
+}
+
+/** Does the project's kiln.lock (still) pin the package this entry was built from? */
+export type LockReferences = (projectDir: string, meta: StoreMeta) => Promise<boolean>;
+
+export interface GcOptions {
+  dryRun?: boolean;
+  /** Default: the entry counts as referenced while the project's kiln.lock exists. */
+  lockReferences?: LockReferences;
+}
+
+export interface GcItem {
+  path: string;
+  bytes: number;
+  why: string;
+}
+
+export interface GcReport {
+  removed: GcItem[];
+  freedBytes: number;
+  keptEntries: number;
+  dryRun: boolean;
+}
+
+async function exists(path: string): Promise<boolean> {
+  return access(path).then(
+    () => true,
+    () => false,
+  );
+}
+
+async function sizeOf(path: string): Promise<number> {
+  const info = await lstat(path).catch(() => undefined);
+  if (!info) return 0;
+  if (!info.isDirectory()) return info.size;
+  let total = 0;
+  for (const name of await readdir(path).catch(() => [] as string[])) total += await sizeOf(join(path, name));
+  return total;
+}
+
+/** The project's own entry is referenced while kiln.toml is unchanged (its recipe sha256). */
+async function projectEntryCurrent(projectDir: string, meta: StoreMeta): Promise<boolean> {
+  const file = join(projectDir, 'kiln.toml');
+  return (await exists(file)) && (await sha256File(file)) === meta.recipeSha256;
+}
+
+export async function collectGarbage(ctx: Context, options: GcOptions = {}): Promise<GcReport> {
+  const dryRun = options.dryRun ?? false;
+  const store = storeDir(ctx);
+  const removed: GcItem[] = [];
+  const remove = async (path: string, why: string): Promise<void> => {
+    removed.push({ path, bytes: await sizeOf(path), why });
+    if (dryRun) return;
+    // Renamed first: a half-deleted entry must never look like a complete one.
+    const aside = join(store, `.gc-${process.pid}-${removed.length}`);
+    await rename(path, aside).then(
+      () => rm(aside, { recursive: true, force: true }),
+      () => rm(path, { recursive: true, force: true }),
+    );
+  };
+
+  const entries = await listEntries(ctx);
+  const byKey = new Map(entries.map((e) => [e.key, e]));
+  const live = new Set<string>();
+  for (const name of (await readdir(rootsDir(ctx)).catch(() => [] as string[])).sort()) {
+    const file = join(rootsDir(ctx), name);
+    let root: GcRoot;
+    try {
+      root = JSON.parse(await readFile(file, 'utf8')) as GcRoot;
+    } catch {
+      await remove(file, 'unreadable gc root');
+      continue;
+    }
+    if (!(await exists(join(root.project, 'kiln.lock')))) {
+      await remove(file, `gc root of ${root.project}, whose kiln.lock is gone`);
+      continue;
+    }
+    // A root whose entries are absent or stale stays: its project may be building right now
+    // (roots are registered before building), and a root costs nothing.
+    for (const key of root.keys) {
+      const entry = byKey.get(key);
+      if (!entry) continue;
+      const current =
+        entry.meta.kind === 'project' ? await projectEntryCurrent(root.project, entry.meta) : options.lockReferences ? await options.lockReferences(root.project, entry.meta) : true;
+      if (current) live.add(key);
+    }
+  }
+  // What live entries were built against stays too (a rebuild check would need them).
+  const pending = [...live];
+  while (pending.length > 0) {
+    for (const dep of byKey.get(pending.pop()!)?.meta.dependencies ?? []) {
+      if (!live.has(dep)) {
+        live.add(dep);
+        pending.push(dep);
+      }
+    }
+  }
+  const held = async (key: string): Promise<boolean> => (await lockState(lockPath(ctx, key))).state === 'held';
+  for (const entry of entries) {
+    if (!live.has(entry.key) && !(await held(entry.key))) await remove(entry.dir, `${entry.meta.name} ${entry.meta.version}: no project uses it`);
+  }
+  for (const name of (await readdir(store).catch(() => [] as string[])).sort()) {
+    const tmp = name.match(/^\.([0-9a-f]{64})-.*\.tmp-/);
+    if (tmp && !(await held(tmp[1]!))) await remove(join(store, name), 'temporary directory of an interrupted build');
+    if (name.startsWith('.gc-')) await remove(join(store, name), 'left by an interrupted gc');
+  }
+  for (const name of (await readdir(join(store, '.build')).catch(() => [] as string[])).sort()) {
+    const busy = (await lockState(join(store, '.locks', `build-${name}.lock`))).state === 'held';
+    if (!busy) await remove(join(store, '.build', name), 'work tree of an interrupted build');
+  }
+  for (const name of (await readdir(join(store, '.locks')).catch(() => [] as string[])).sort()) {
+    const path = join(store, '.locks', name);
+    if ((await lockState(path)).state !== 'dead') continue;
+    removed.push({ path, bytes: 0, why: 'lock of a builder that is gone' });
+    if (!dryRun) await breakDead(path);
+  }
+  return { removed, freedBytes: removed.reduce((sum, item) => sum + item.bytes, 0), keptEntries: entries.filter((e) => live.has(e.key)).length, dryRun };
+}

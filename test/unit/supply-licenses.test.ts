@@ -1,0 +1,73 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import { checkLicense, isCopyleft, policyViolations } from '../../src/supply/licenses.js';
+import { debianExpressionToSpdx, debianLicense, dep5License, statementLicense } from '../../src/supply/debian-license.js';
+import { enforceLicensePolicy } from '../../src/supply/bake.js';
+import { licenseReport, sourceOffer } from '../../src/supply/bundle.js';
+import type { Component } from '../../src/image/components.js';
+
+test('SPDX expressions: valid ones give their ids, unknown ids are refused with a message', () => {
+  assert.deepEqual(checkLicense('MIT'), { valid: true, ids: ['MIT'] });
+  assert.deepEqual(checkLicense('GPL-2.0-only OR (MIT AND BSD-3-Clause)'), { valid: true, ids: ['BSD-3-Clause', 'GPL-2.0-only', 'MIT'] });
+  assert.deepEqual(checkLicense('GPL-3.0-or-later WITH GCC-exception-3.1'), { valid: true, ids: ['GPL-3.0-or-later'] });
+  assert.deepEqual(checkLicense('LicenseRef-public-domain'), { valid: true, ids: ['LicenseRef-public-domain'] });
+  assert.deepEqual(checkLicense('NOASSERTION'), { valid: true, ids: ['NOASSERTION'] });
+  for (const bad of ['GPLv2', 'MIT AND', 'Apache 2', '']) {
+    const check = checkLicense(bad);
+    assert.equal(check.valid, false, bad);
+  }
+});
+
+test('license policy: deny, allow lists with globs, OR needs one acceptable side', () => {
+  assert.deepEqual(policyViolations('GPL-3.0-only', { deny: ['GPL-3.0-only'] }), ['GPL-3.0-only']);
+  assert.deepEqual(policyViolations('GPL-3.0-only OR MIT', { deny: ['GPL-3.0-only'] }), []);
+  assert.deepEqual(policyViolations('GPL-3.0-only AND MIT', { deny: ['GPL-3.0-only'] }), ['GPL-3.0-only']);
+  assert.deepEqual(policyViolations('GPL-2.0-only', { allow: ['GPL-*', 'MIT'] }), []);
+  assert.deepEqual(policyViolations('Apache-2.0', { allow: ['MIT'] }), ['Apache-2.0']);
+  assert.deepEqual(policyViolations('NOASSERTION', { allow: ['MIT'] }), ['NOASSERTION']);
+  assert.deepEqual(policyViolations('NOASSERTION', { deny: ['GPL-3.0-only'] }), []);
+  assert.deepEqual(policyViolations('MIT', { allow: [], deny: [] }), [], 'empty lists (kiln.toml defaults) allow everything');
+  const components: Component[] = [
+    { id: 'kernel', kind: 'kernel', name: 'linux', version: '6.1', license: 'GPL-2.0-only', files: [], dependsOn: [] },
+    { id: 'shim', kind: 'shim', name: 'kiln-init', license: 'Apache-2.0', files: [], dependsOn: [] },
+  ];
+  assert.throws(() => enforceLicensePolicy(components, { deny: ['GPL-2.0-only'] }), (error: { code: string; details: string[] }) => error.code === 'KILN_LICENSE_DENIED' && error.details.length === 1 && /kernel/.test(error.details[0]!));
+  enforceLicensePolicy(components, { allow: ['GPL-2.0-only', 'Apache-2.0'] });
+});
+
+test('copyleft detection, and the source offer names each copyleft component with apt-get source', () => {
+  assert.equal(isCopyleft('GPL-2.0-only'), true);
+  assert.equal(isCopyleft('LGPL-2.1-or-later'), true);
+  assert.equal(isCopyleft('MIT OR GPL-2.0-only'), true);
+  assert.equal(isCopyleft('Apache-2.0'), false);
+  const report = licenseReport([
+    { id: 'kernel', kind: 'kernel', name: 'linux-image-6.1.0-56-cloud-amd64', version: '6.1.192-2', license: 'GPL-2.0-only', debian: { package: 'linux-image-6.1.0-56-cloud-amd64', version: '6.1.192-2', source: { package: 'linux', version: '6.1.192-2' } }, files: [], dependsOn: [] },
+    { id: 'debian:musl-dev', kind: 'debian-package', name: 'musl-dev', version: '1.2.3-1', license: 'MIT', debian: { package: 'musl-dev', version: '1.2.3-1', source: { package: 'musl', version: '1.2.3-1' } }, files: [], dependsOn: [] },
+    { id: 'app', kind: 'app', name: 'hello', license: 'NOASSERTION', files: [], dependsOn: [] },
+  ]);
+  assert.deepEqual(report.unknown, ['app']);
+  const offer = sourceOffer(report, 'hello.img');
+  assert.match(offer, /linux-image-6\.1\.0-56-cloud-amd64 6\.1\.192-2 \(kernel\)\n  license: GPL-2\.0-only\n  source:  Debian source package linux 6\.1\.192-2: apt-get source linux=6\.1\.192-2/);
+  assert.doesNotMatch(offer, /musl/);
+});
+
+test('Debian copyright files: DEP-5 short names map to SPDX; free-form GNU statements are read', async () => {
+  assert.equal(debianExpressionToSpdx('GPL-2+'), 'GPL-2.0-or-later');
+  assert.equal(debianExpressionToSpdx('GPL-2+ or Artistic-2'), 'GPL-2.0-or-later OR Artistic-2.0');
+  assert.equal(debianExpressionToSpdx('Expat'), 'MIT');
+  assert.equal(debianExpressionToSpdx('BSD-3-clause and LGPL-2.1+'), 'BSD-3-Clause AND LGPL-2.1-or-later');
+  assert.equal(debianExpressionToSpdx('GPL-3+ with Autoconf exception'), undefined);
+  assert.equal(debianExpressionToSpdx('SomethingHomeMade'), undefined);
+  const dep5 = 'Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/\nUpstream-Name: x\n\nFiles: debian/*\nLicense: GPL-2+\n\nFiles: *\nCopyright: 2020 Someone\nLicense: BSD-3-clause\n Redistribution and use...\n';
+  assert.equal(dep5License(dep5), 'BSD-3-Clause');
+  assert.equal(dep5License('This is not DEP-5.\n'), undefined);
+  // The host's own files: musl-dev is DEP-5 (MIT); libc6 is free-form (LGPL 2.1 or later).
+  const musl = await readFile('/usr/share/doc/musl-dev/copyright', 'utf8');
+  assert.equal(dep5License(musl), 'MIT');
+  const glibc = await readFile('/usr/share/doc/libc6/copyright', 'utf8');
+  assert.equal(statementLicense(glibc), 'LGPL-2.1-or-later');
+  assert.deepEqual(debianLicense('glibc', glibc), { license: 'LGPL-2.1-or-later', via: 'known' });
+  assert.equal(statementLicense('This library (libselinux) is public domain software.\n\nParts: GNU Lesser General Public License, version 2.1 of the License, or (at your option) any later version.'), 'LicenseRef-public-domain');
+  assert.deepEqual(debianLicense('some-source', undefined), { license: 'NOASSERTION', via: 'none' });
+});
