@@ -42,7 +42,10 @@ license = "MIT" # the SPDX id of your project's license
 [dependencies]
 
 [build]
-steps = [["x86_64-kiln-linux-musl-gcc", "-O2", "-o", "$KILN_DESTDIR/usr/bin/${name}", "main.c"]]
+steps = [
+  ["mkdir", "-p", "$KILN_DESTDIR/usr/bin"],
+  ["x86_64-kiln-linux-musl-gcc", "-O2", "-o", "$KILN_DESTDIR/usr/bin/${name}", "main.c"],
+]
 
 [install]
 binaries = ["/usr/bin/${name}"]

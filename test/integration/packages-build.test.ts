@@ -92,6 +92,20 @@ test('the catalogue http package, baked from a project, answers HTTP', { timeout
   assert.match(page, /kiln/i, result.output.slice(-1500));
 });
 
+test('the quick start: kiln init, add sqlite, lock, build, bake . and boot the generated program', { timeout: 600_000 }, async () => {
+  const { ctx } = testContext();
+  const work = await tempDir('kiln-init-');
+  for (const args of [['init', 'myapp'], ['add', 'sqlite@^3.52'], ['lock'], ['build'], ['bake', '.', '--target', 'qemu']]) {
+    const step = await kiln(args, args[0] === 'init' ? work : join(work, 'myapp')).done;
+    assert.equal(step.code, 0, `kiln ${args.join(' ')}: ${step.stderr}`);
+  }
+  const image = await loadImage(join(work, 'myapp', '.kiln', 'images', 'qemu'));
+  assert.ok(image.manifest.components?.some((c) => c.id === 'kiln:sqlite'));
+  const result = await launchCaptured(ctx, { imageDir: image.dir, args: ['world'], network: 'none' });
+  assert.equal(result.exitCode, 0, result.output.slice(-1500));
+  assert.match(result.output, /hello from myapp, world/);
+});
+
 test('kill -9 during kiln build at several moments leaves only complete store entries; a rerun succeeds', { timeout: 300_000 }, async () => {
   const work = await tempDir('kiln-build-kill-');
   const cache = join(work, 'cache');
