@@ -1,5 +1,5 @@
 import { stat } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { join, posix, resolve } from 'node:path';
 import type { Context } from '../context.js';
 import { KilnError, ErrorCodes } from '../errors.js';
 import { obtainKernel, loadModuleIndex, resolveModuleClosure } from '../components/index.js';
@@ -10,6 +10,7 @@ import { appArch, assertKernelArch } from './arch.js';
 import { targetForArch } from '../targets/registry.js';
 import { checkAppProvenance } from '../toolchain/provenance.js';
 import { tuplesForArch } from '../toolchain/tuples.js';
+import { sysrootPath } from '../toolchain/sysroot.js';
 import { resolveElfClosure } from '../rootfs/libs.js';
 import { resolveInRoot } from '../rootfs/sysroot.js';
 import type { Target } from '../targets/types.js';
@@ -53,12 +54,22 @@ export interface BakeRequest {
    * are taken from that tree, and guest paths are paths inside it (the app keeps its real path).
    */
   sysroot?: string;
+  /**
+   * Where the app lands in the guest (absolute), when it is not in a sysroot: a package build's
+   * app keeps its install path (/usr/bin/sqlite3). Default: guestPathForApp (/app/<name>).
+   */
+  appGuestPath?: string;
   /** Name, version and license of the app itself, and the license policy and audit to enforce (src/supply). */
   supply?: SupplyRequest;
 }
 
 /** Reads every fact a bake depends on from disk (the I/O half of bake; planBake is pure). */
 export async function gatherBakeInputs(ctx: Context, request: BakeRequest): Promise<BakeInputs> {
+  // Checked first: a bad guest path is a usage error, found before the slow steps.
+  const wanted = request.appGuestPath;
+  if (wanted !== undefined && (!posix.isAbsolute(wanted) || posix.normalize(wanted) !== wanted || wanted.endsWith('/') || wanted === '/init' || wanted === '/kiln' || wanted.startsWith('/kiln/'))) {
+    throw new KilnError(ErrorCodes.USAGE, `the app's guest path ${JSON.stringify(wanted)} is not a normalised absolute path, or is one kiln reserves (/init, /kiln)`, { hint: 'e.g. /usr/bin/NAME' });
+  }
   // Inside a sysroot the app is found as the guest will find it (absolute symlinks stay in the tree).
   const sysroot = request.sysroot === undefined ? undefined : resolve(request.sysroot);
   const inRoot = sysroot !== undefined ? await placeInRoot(sysroot, resolve(request.appPath)) : undefined;
@@ -100,10 +111,17 @@ export async function gatherBakeInputs(ctx: Context, request: BakeRequest): Prom
 
   ctx.reporter.emit({ type: 'step', step: 'app', message: `reading ${request.appPath}` });
   const isDynamic = !info.isStatic;
-  const appGuestPath = inRoot?.guestPath ?? guestPathForApp(appPath);
+  const appGuestPath = inRoot?.guestPath ?? request.appGuestPath ?? guestPathForApp(appPath);
   // Files are stored at their real paths (/usr/lib/...); closure.symlinks (/lib -> usr/lib)
   // make the paths the dynamic loader opens reach them.
-  const closure = isDynamic ? await resolveElfClosure(appPath, { appGuestPath, ...(sysroot !== undefined ? { sysroot } : {}) }) : undefined;
+  // An app built with the kiln wrappers may link libraries installed into its tuple's sysroot
+  // (the glibc tuple's dynamic fallback): searched after RPATH/RUNPATH, before the host's
+  // directories, and reached in the guest through LD_LIBRARY_PATH (closure.libraryPath).
+  const builtFor = provenance.provenance?.tuple;
+  const tupleLibs = sysroot === undefined && builtFor && tuplesForArch(arch.name).includes(builtFor) ? [join(sysrootPath(ctx, builtFor), 'usr/lib')] : [];
+  const closure = isDynamic
+    ? await resolveElfClosure(appPath, { appGuestPath, ...(sysroot !== undefined ? { sysroot } : {}), ...(tupleLibs.length > 0 ? { extraSearchPaths: tupleLibs } : {}) })
+    : undefined;
   const libraries = await Promise.all(
     (closure?.libraries ?? []).map(async (lib) => ({ soname: lib.soname, neededBy: lib.neededBy, ...(await hostFile(lib.hostPath, lib.guestPath, true)) })),
   );

@@ -1,7 +1,7 @@
 import { access } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, posix } from 'node:path';
 import type { Context } from '../context.js';
-import { bake, guestPathForApp, type BakeRequest, type BakeResult } from '../bake/index.js';
+import { bake, type BakeRequest, type BakeResult } from '../bake/index.js';
 import type { DataFileRequest } from '../bake/data.js';
 import { KilnError, ErrorCodes } from '../errors.js';
 import type { LicensePolicy } from '../supply/licenses.js';
@@ -76,7 +76,8 @@ export async function projectBakeRequest(ctx: Context, dir: string, base: Omit<B
     });
   }
   const appPath = join(provider.root, app);
-  const appGuest = provider.kind === 'debian' ? app : guestPathForApp(appPath);
+  // The app keeps the path it has in its install tree (/usr/bin/sqlite3), as a Debian one does in its root.
+  const appGuest = posix.normalize(posix.join('/', app));
   // Defaults: the project's runtime section when it names its app, else the providing package's.
   const own = manifest.runtime;
   const theirs = provider.recipe.runtime;
@@ -126,7 +127,7 @@ export async function projectBakeRequest(ctx: Context, dir: string, base: Omit<B
     env,
     files: [...files, ...(base.files ?? [])],
     components: [...components, ...(base.components ?? [])],
-    ...(provider.kind === 'debian' ? { sysroot: provider.root } : {}),
+    ...(provider.kind === 'debian' ? { sysroot: provider.root } : { appGuestPath: appGuest }),
     // The app's facts are those of the package it comes from (SQLite's shell is SQLite's, not the project's).
     // Command-line supply options refine these (an --app-license wins, a --deny-license adds to kiln.toml's).
     supply: {

@@ -1,10 +1,10 @@
-import { copyFile, cp, mkdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { copyFile, cp, mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { join, relative, resolve, sep } from 'node:path';
 import type { Context } from '../context.js';
 import { KilnError, ErrorCodes } from '../errors.js';
 import type { LoadedRecipe, RecipeSource } from '../packages/recipe.js';
 import { ensureEntry, storeDir, withWorkDir, type StoreEntry } from '../store/store.js';
-import { hashTree, normaliseTree } from '../store/tree.js';
+import { hashTree, normaliseTree, walkTree } from '../store/tree.js';
 import { installToolchain } from '../toolchain/install.js';
 import { detectCompiler } from '../toolchain/compiler.js';
 import { WRAPPER_VERSION } from '../toolchain/provenance.js';
@@ -12,7 +12,7 @@ import { getTuple } from '../toolchain/tuples.js';
 import { canonicalJson, sha256 } from '../util/fs.js';
 import { extractArchive, sniffArchive } from './archive.js';
 import { fetchSource, isProjectNoise, type FetchedSource } from './fetch.js';
-import { BASE_PATH, runSteps } from './sandbox.js';
+import { BASE_PATH, BUILD_ROOT, insideBuild, runSteps } from './sandbox.js';
 
 /**
  * Building one recipe into the store. The build key is a hash of everything that shapes the
@@ -20,10 +20,11 @@ import { BASE_PATH, runSteps } from './sandbox.js';
  * host compiler identity) and the keys of the entries installed into its sysroot. Equal keys
  * mean the entry is reused without building (from any project on this machine).
  *
- * A build runs in <store>/.build/<name>-<version> (a fixed path, so paths that end up in
- * outputs do not vary from run to run or key to key): a clean copy of the sources, a private toolchain install whose sysroot
- * holds only the dependencies' store trees, the steps (src/build/sandbox.ts), then the
- * normalised DESTDIR becomes the entry's tree.
+ * A build runs in <store>/.build/<name>-<version>, which its steps see at BUILD_ROOT
+ * (/kiln-build), so paths that end up in outputs vary neither with the key nor with the cache
+ * location: a clean copy of the sources, a private toolchain install whose sysroot holds only
+ * the dependencies' store trees, the steps (src/build/sandbox.ts), then the normalised DESTDIR
+ * becomes the entry's tree.
  */
 
 export const SOURCE_DATE_EPOCH = '0';
@@ -52,8 +53,11 @@ export interface BuildKeyInputs {
   kind: 'package' | 'project';
 }
 
+/** The build procedure's version: 2 since steps run at BUILD_ROOT (entries of 1 embed their cache path). */
+const BUILD_PROCEDURE = 2;
+
 export function buildKey(inputs: BuildKeyInputs): string {
-  return sha256(canonicalJson({ v: 1, ...inputs, deps: [...inputs.deps].sort() }));
+  return sha256(canonicalJson({ v: BUILD_PROCEDURE, ...inputs, deps: [...inputs.deps].sort() }));
 }
 
 /** The toolchain's identity for keys: wrapper version and host compiler, as its provenance notes say. */
@@ -128,6 +132,23 @@ async function placeSource(source: RecipeSource, fetched: FetchedSource, srcDir:
   else await copyFile(fetched.path, join(dest, fetched.name));
 }
 
+/**
+ * Rewrites `from` to `to` in the text files under `root` (the toolchain's wrappers, specs,
+ * config.site, CMake and Meson files name their install paths). Files without NUL bytes only:
+ * an object file holds no paths to rewrite, and its bytes must stay as they are.
+ */
+export async function relocateTree(root: string, from: string, to: string): Promise<number> {
+  let rewritten = 0;
+  await walkTree(root, async (_rel, abs, kind) => {
+    if (kind !== 'file') return;
+    const bytes = await readFile(abs);
+    if (bytes.includes(0) || !bytes.includes(from)) return;
+    await writeFile(abs, bytes.toString('utf8').split(from).join(to));
+    rewritten += 1;
+  });
+  return rewritten;
+}
+
 /** Builds (or finds) the store entry of one recipe. */
 export async function buildRecipe(ctx: Context, request: BuildRequest): Promise<BuildResult> {
   const started = Date.now();
@@ -161,23 +182,26 @@ export async function buildRecipe(ctx: Context, request: BuildRequest): Promise<
       const toolchain = await installToolchain({ ...ctx, paths: { ...ctx.paths, cache: join(work, 'toolchain-cache') } }, { prefix: join(work, 'toolchain'), tuples: [tuple] });
       const sysroot = toolchain.tuples[0]!.sysroot;
       for (const dep of request.deps) await cp(dep.tree, sysroot, { recursive: true, verbatimSymlinks: true, force: true });
+      // The steps see the work tree at BUILD_ROOT: the toolchain's files must name that path too.
+      await relocateTree(join(work, 'toolchain'), work, BUILD_ROOT);
+      const at = (path: string): string => insideBuild(work, path);
       const epoch = recipe.build?.env.SOURCE_DATE_EPOCH ?? SOURCE_DATE_EPOCH;
       const base: Record<string, string> = {
-        PATH: `${toolchain.binDir}:${BASE_PATH}`,
-        HOME: join(work, 'home'),
-        TMPDIR: scratch,
+        PATH: `${at(toolchain.binDir)}:${BASE_PATH}`,
+        HOME: at(join(work, 'home')),
+        TMPDIR: at(scratch),
         LC_ALL: 'C',
         TZ: 'UTC',
         SOURCE_DATE_EPOCH: epoch,
-        CONFIG_SITE: toolchain.configSite,
+        CONFIG_SITE: at(toolchain.configSite),
         KILN_TUPLE: tuple,
-        KILN_DESTDIR: destdir,
+        KILN_DESTDIR: at(destdir),
         KILN_JOBS: JOBS,
-        KILN_SYSROOT: sysroot,
+        KILN_SYSROOT: at(sysroot),
       };
       const extra = Object.fromEntries(Object.entries(recipe.build?.env ?? {}).map(([k, v]) => [k, v.includes('$KILN_') || v.includes('${KILN_') ? v.replace(/\$\{?KILN_[A-Z0-9_]+\}?/g, (m) => base[m.replace(/[${}]/g, '')] ?? m) : v]));
       const env = { ...base, ...extra };
-      if (recipe.build) await runSteps(ctx, { steps: recipe.build.steps, cwd: srcDir, writable: work, env, log, what, keptLog });
+      if (recipe.build) await runSteps(ctx, { steps: recipe.build.steps, work, cwd: srcDir, env, log, what, keptLog });
       else if (request.kind === 'package') await cp(srcDir, destdir, { recursive: true, verbatimSymlinks: true }); // a build-less package installs its sources as they are
       await rename(destdir, tree);
       await normaliseTree(tree, Number(epoch));

@@ -7,7 +7,7 @@ import type { ComponentInput } from '../image/components.js';
 import { loadProject, type LoadedProject } from '../packages/manifest.js';
 import { lockProject, readLock, recipeForLocked, type LockedPackage, type Lockfile } from '../packages/lock.js';
 import type { LoadedRecipe, Recipe } from '../packages/recipe.js';
-import { registerRoot, type LockReferences } from '../store/gc.js';
+import { registerRoot, type LockReferences, type LockSources } from '../store/gc.js';
 import type { StoreEntry, StoreMeta } from '../store/store.js';
 import { buildRecipe, keyFor } from './build.js';
 
@@ -146,6 +146,12 @@ export async function buildProject(ctx: Context, dir: string, options: BuildProj
 export const lockReferences: LockReferences = async (projectDir: string, meta: StoreMeta) => {
   const lock = await readLock(projectDir).catch(() => undefined);
   return lock?.packages.some((p) => p.name === meta.name && p.version === meta.version && p.recipeSha256 === meta.recipeSha256) ?? false;
+};
+
+/** For `kiln gc`: the sources a project's kiln.lock pins stay in the source cache (an unreadable lock throws: keep all). */
+export const lockSources: LockSources = async (projectDir: string) => {
+  const lock = await readLock(projectDir);
+  return lock?.packages.flatMap((p) => p.sources.flatMap((s) => (s.sha256 ? [s.sha256] : []))) ?? [];
 };
 
 export async function isProjectDir(path: string): Promise<boolean> {

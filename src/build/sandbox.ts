@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
-import { appendFile, open } from 'node:fs/promises';
+import { appendFile, mkdir, open } from 'node:fs/promises';
+import { isAbsolute, relative, sep } from 'node:path';
 import type { Context } from '../context.js';
 import { KilnError, ErrorCodes } from '../errors.js';
 import { requireProgram, lastLines } from '../util/exec.js';
@@ -12,23 +13,45 @@ import { tmpdir } from 'node:os';
  * in a fresh network namespace (`unshare --net`), where only a down loopback exists, so a
  * build cannot download anything (all its inputs are the hashed sources), and in a fresh mount
  * namespace where the host's root file system is read-only except the build's work tree.
+ *
+ * The work tree is bind-mounted at a fixed path (BUILD_ROOT) in that namespace and the steps
+ * run there, so every path a build writes into its outputs (__FILE__, debug info, SQLite's
+ * shell embedding its source path, libtool's .la files) is the same whatever kiln's cache
+ * location: the same recipe gives the same bytes under any cache directory.
  */
+
+/** Where a build's work tree appears to its steps (src/, destdir/, toolchain/, ... below it). */
+export const BUILD_ROOT = '/kiln-build';
 
 /** A standard PATH behind the toolchain's bin directory: the host's tools (make, sed, sh), not the caller's PATH. */
 export const BASE_PATH = '/usr/local/bin:/usr/bin:/bin:/usr/local/sbin:/usr/sbin:/sbin';
 
 /**
- * Run inside the step's own mount namespace, before the step: the host's root file system
- * becomes read-only there, except the build's work tree (bound onto itself first, so it stays
- * writable). A step that would `make install` onto the host, or write under /etc, fails with
- * "Read-only file system" instead. `cd "$PWD"` re-enters the working directory through the new
- * bind mount (the inherited one still points at the read-only mount below). A fixed script: the
- * work tree and the step's argv are its positional arguments ($0 and "$@"), never pasted into it.
+ * Run inside the step's own mount namespace, before the step: the work tree ($0) is bound at
+ * the fixed path ($1, BUILD_ROOT, an empty directory on the host), then the host's root file
+ * system becomes read-only there; the bind mount is a mount of its own, so it stays writable.
+ * A step that would `make install` onto the host, or write under /etc, fails with "Read-only
+ * file system" instead. The step then starts in $2, a directory under the fixed path. A fixed
+ * script: paths and the step's argv are its positional arguments, never pasted into it.
  */
-export const CONFINE_SCRIPT = 'mount --make-rprivate / && mount --bind "$0" "$0" && mount -o remount,bind,ro / && cd "$PWD" && exec "$@"';
+export const CONFINE_SCRIPT = 'mount --make-rprivate / && mount --bind "$0" "$1" && mount -o remount,bind,ro / && cd "$2" && shift 2 && exec "$@"';
 
-function confined(writable: string, argv: readonly string[]): string[] {
-  return ['--net', '--mount', '--', '/bin/sh', '-c', CONFINE_SCRIPT, writable, ...argv];
+function confined(work: string, cwd: string, argv: readonly string[]): string[] {
+  return ['--net', '--mount', '--', '/bin/sh', '-c', CONFINE_SCRIPT, work, BUILD_ROOT, cwd, ...argv];
+}
+
+/** The path a host path inside the work tree has for the steps. */
+export function insideBuild(work: string, hostPath: string): string {
+  const rel = relative(work, hostPath);
+  if (rel.startsWith('..') || isAbsolute(rel)) throw new Error(`${hostPath} is not inside the build's work tree ${work}`);
+  return rel ? `${BUILD_ROOT}/${rel.split(sep).join('/')}` : BUILD_ROOT;
+}
+
+/** The mount point: an empty directory on the host, created once (bind mounts need one to exist). */
+async function ensureBuildRoot(): Promise<void> {
+  await mkdir(BUILD_ROOT, { recursive: true, mode: 0o755 }).catch((error: unknown) => {
+    throw new KilnError(ErrorCodes.TOOL_FAILED, `cannot create ${BUILD_ROOT}, where build steps see their work tree`, { cause: error, hint: `run kiln build as root, or create the empty directory ${BUILD_ROOT} once` });
+  });
 }
 
 let unshareChecked: Promise<string> | undefined;
@@ -42,7 +65,8 @@ export function requireUnshare(): Promise<string> {
     await requireProgram('mount', { PATH: BASE_PATH }).catch((error: unknown) => {
       throw new KilnError(ErrorCodes.TOOL_MISSING, 'mount is not installed: kiln makes the host read-only for build steps with it', { cause: error, hint: 'apt-get install mount' });
     });
-    const probe = await runLogged(program, confined(tmpdir(), ['true']), { cwd: '/', env: { PATH: BASE_PATH }, log: undefined });
+    await ensureBuildRoot();
+    const probe = await runLogged(program, confined(tmpdir(), BUILD_ROOT, ['true']), { cwd: '/', env: { PATH: BASE_PATH }, log: undefined });
     if (probe.code !== 0) {
       throw new KilnError(ErrorCodes.TOOL_FAILED, 'unshare --net --mount does not work here, so build steps cannot be cut off from the network and the host', {
         details: probe.tail,
@@ -97,9 +121,10 @@ async function runLogged(program: string, args: string[], options: { cwd: string
 
 export interface StepRun {
   steps: string[][];
+  /** The work tree on the host: the only directory steps may write to, which they see at BUILD_ROOT. */
+  work: string;
+  /** Where the steps start: a host path inside `work`. */
   cwd: string;
-  /** The only host directory steps may write to (the build's work tree). */
-  writable: string;
   env: Record<string, string>;
   log: string;
   /** Names the package in errors. */
@@ -116,7 +141,7 @@ export async function runSteps(ctx: Context, run: StepRun): Promise<void> {
     const label = `step ${index + 1}/${run.steps.length}: ${argv.join(' ')}`;
     ctx.reporter.emit({ type: 'step', step: 'build', message: `${run.what}: ${label}` });
     await appendFile(run.log, `\n$ ${argv.join(' ')}\n`);
-    const result = await runLogged(unshare, confined(run.writable, argv), { cwd: run.cwd, env: run.env, log: run.log, ...(ctx.signal ? { signal: ctx.signal } : {}) });
+    const result = await runLogged(unshare, confined(run.work, insideBuild(run.work, run.cwd), argv), { cwd: run.work, env: run.env, log: run.log, ...(ctx.signal ? { signal: ctx.signal } : {}) });
     if (result.code !== 0) {
       const kept = await run.keptLog();
       const text = await readFile(kept, 'utf8').catch(() => '');

@@ -175,7 +175,7 @@ async function main(argv: string[]): Promise<number> {
     .action(async (dir: string, options) => {
       exitCode = await buildCommand(ctx(), dir, options, outputMode(program));
     });
-  program.command('gc').description('remove store entries no project uses, and what interrupted builds left').option('--dry-run', 'print what would be removed, remove nothing')
+  program.command('gc').description('remove store entries and cached sources no project uses, old build logs, and what interrupted builds left').option('--dry-run', 'print what would be removed, remove nothing')
     .action(async (options) => {
       exitCode = await gcCommand(ctx(), options, outputMode(program));
     });

@@ -1,4 +1,4 @@
-import { access, lstat, readdir, readFile, rename, rm } from 'node:fs/promises';
+import { access, lstat, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Context } from '../context.js';
 import { canonicalJson, sha256, sha256File, writeFileAtomically } from '../util/fs.js';
@@ -10,8 +10,20 @@ import { listEntries, lockPath, storeDir, type StoreMeta } from './store.js';
  * directory>.json: the directory and the store keys it uses). `kiln gc` keeps every entry a
  * live root uses (and what those entries were built against), and removes the rest, plus what
  * killed builders left: temporary entry directories, work trees and dead locks. Anything whose
- * key is locked by a live builder is left alone.
+ * key is locked by a live builder is left alone. It also prunes the source cache
+ * (<cache>/sources/<sha256>: downloads and npm tarballs) of what no live root's kiln.lock and
+ * no kept entry names, and the logs of failed builds once they are older than two weeks.
  */
+
+/** Logs of failed builds are kept this long (days) by default. */
+export const LOG_MAX_AGE_DAYS = 14;
+/** A temporary download older than this (its mtime: a running download keeps touching it) is a leftover. */
+const STALE_TEMPORARY_MS = 24 * 3600_000;
+/**
+ * A cached source written this recently stays even when unpinned: a project building for the
+ * first time may have downloaded it after this gc read the roots.
+ */
+const FRESH_SOURCE_MS = 3600_000;
 
 export interface GcRoot {
   project: string;
@@ -32,10 +44,22 @@ export async function registerRoot(ctx: Context, projectDir: string, keys: strin
 /** Does the project's kiln.lock (still) pin the package this entry was built from? */
 export type LockReferences = (projectDir: string, meta: StoreMeta) => Promise<boolean>;
 
+/** The sha256 of every source the project's kiln.lock pins (throws if the lock cannot be read). */
+export type LockSources = (projectDir: string) => Promise<string[]>;
+
 export interface GcOptions {
   dryRun?: boolean;
   /** Default: the entry counts as referenced while the project's kiln.lock exists. */
   lockReferences?: LockReferences;
+  /**
+   * Enables pruning the source cache: a cached source stays while a live root's lock or a kept
+   * entry names it. Without it (or when some lock cannot be read) no source is removed.
+   */
+  lockSources?: LockSources;
+  /** Failed builds' logs older than this many days are removed (default LOG_MAX_AGE_DAYS). */
+  logMaxAgeDays?: number;
+  /** The current time (tests). */
+  now?: number;
 }
 
 export interface GcItem {
@@ -75,6 +99,7 @@ async function projectEntryCurrent(projectDir: string, meta: StoreMeta): Promise
 
 export async function collectGarbage(ctx: Context, options: GcOptions = {}): Promise<GcReport> {
   const dryRun = options.dryRun ?? false;
+  const now = options.now ?? Date.now();
   const store = storeDir(ctx);
   const removed: GcItem[] = [];
   const remove = async (path: string, why: string): Promise<void> => {
@@ -91,6 +116,8 @@ export async function collectGarbage(ctx: Context, options: GcOptions = {}): Pro
   const entries = await listEntries(ctx);
   const byKey = new Map(entries.map((e) => [e.key, e]));
   const live = new Set<string>();
+  // Sources the live roots' locks pin; undefined once some lock cannot be read (then keep them all).
+  let lockedSources: Set<string> | undefined = options.lockSources ? new Set<string>() : undefined;
   for (const name of (await readdir(rootsDir(ctx)).catch(() => [] as string[])).sort()) {
     const file = join(rootsDir(ctx), name);
     let root: GcRoot;
@@ -103,6 +130,11 @@ export async function collectGarbage(ctx: Context, options: GcOptions = {}): Pro
     if (!(await exists(join(root.project, 'kiln.lock')))) {
       await remove(file, `gc root of ${root.project}, whose kiln.lock is gone`);
       continue;
+    }
+    if (options.lockSources && lockedSources) {
+      const pinned = await options.lockSources(root.project).catch(() => undefined);
+      if (pinned) for (const hash of pinned) lockedSources.add(hash);
+      else lockedSources = undefined;
     }
     // A root whose entries are absent or stale stays: its project may be building right now
     // (roots are registered before building), and a root costs nothing.
@@ -143,5 +175,35 @@ export async function collectGarbage(ctx: Context, options: GcOptions = {}): Pro
     removed.push({ path, bytes: 0, why: 'lock of a builder that is gone' });
     if (!dryRun) await breakDead(path);
   }
+  if (lockedSources) {
+    for (const entry of entries) if (live.has(entry.key)) for (const hash of entry.meta.sources) lockedSources.add(hash);
+    await pruneSources(ctx, lockedSources, now, remove);
+  }
+  const maxAgeMs = (options.logMaxAgeDays ?? LOG_MAX_AGE_DAYS) * 86_400_000;
+  for (const name of (await readdir(join(store, 'logs')).catch(() => [] as string[])).sort()) {
+    const path = join(store, 'logs', name);
+    const info = await stat(path).catch(() => undefined);
+    if (info?.isFile() && now - info.mtimeMs > maxAgeMs) await remove(path, `log of a failed build, older than ${options.logMaxAgeDays ?? LOG_MAX_AGE_DAYS} days`);
+  }
   return { removed, freedBytes: removed.reduce((sum, item) => sum + item.bytes, 0), keptEntries: entries.filter((e) => live.has(e.key)).length, dryRun };
+}
+
+/**
+ * The source cache holds files named by their sha256 (src/build/fetch.ts) and temporaries
+ * (names starting with '.') of downloads in progress. Same layout as sourcesCacheDir there; the
+ * store does not import the build code.
+ */
+async function pruneSources(ctx: Context, keep: Set<string>, now: number, remove: (path: string, why: string) => Promise<void>): Promise<void> {
+  const dir = join(ctx.paths.cache, 'sources');
+  for (const name of (await readdir(dir).catch(() => [] as string[])).sort()) {
+    const path = join(dir, name);
+    if (/^[0-9a-f]{64}$/.test(name)) {
+      if (keep.has(name)) continue;
+      const info = await lstat(path).catch(() => undefined);
+      if (info && now - info.mtimeMs > FRESH_SOURCE_MS) await remove(path, "cached source that no project's kiln.lock pins");
+    } else if (name.startsWith('.')) {
+      const info = await lstat(path).catch(() => undefined);
+      if (info && now - info.mtimeMs > STALE_TEMPORARY_MS) await remove(path, 'temporary file of an interrupted download');
+    }
+  }
 }

@@ -35,6 +35,12 @@ export interface TupleInfo {
   libc: Libc;
   /** Link statically unless asked otherwise (-shared, -static-pie). */
   staticByDefault: boolean;
+  /**
+   * Try a static link first and link dynamically when that fails (see gnuLink in wrappers.ts).
+   * Libraries still build both ways (libtool, CMake find shared ones too), so the fallback has
+   * something to link against.
+   */
+  staticFirst?: boolean;
   /** Whether a C++ runtime exists for this tuple on a Debian host. */
   cxx: boolean;
   /** The host's GNU triplet whose binutils and compiler runtime (libgcc) serve this tuple. */
@@ -74,10 +80,11 @@ export const TUPLES: readonly TupleInfo[] = [
     arch: 'x86_64',
     libc: 'glibc',
     staticByDefault: false,
+    staticFirst: true,
     cxx: true,
     hostTriplet: 'x86_64-linux-gnu',
     libcPackages: ['libc6-dev', 'g++'],
-    description: "glibc, dynamic: C++ and code that needs glibc; bake carries the host's libraries into the image",
+    description: "glibc: C++ and code that needs glibc; static where it links, otherwise dynamic with the host's libraries carried into the image by bake",
   },
   {
     // Debian's cross gcc targets glibc; musl for arm64 comes from Debian's musl-dev:arm64,

@@ -73,52 +73,132 @@ function hostPathCheck(layout: WrapperLayout): string[] {
 }
 
 /**
- * The argument loop shared by the compiler wrappers: -dumpmachine, path checks, and (for
- * clang, which has no specs) whether this run links, and whether it links a shared object.
+ * Linker arguments (from -Wl,a,b or -Xlinker a) get the same path check: -L/dir, -L dir,
+ * --library-path and -rpath-link all make ld search a host directory. -rpath is left alone:
+ * it names a directory inside the image at run time (libtool passes -rpath /usr/lib). Linker
+ * flags that only make sense for a dynamic link mark the run as dynamic (see gnuLink).
  */
-function argumentLoop(layout: WrapperLayout, detectLink: boolean): string[] {
+function linkerArgCheck(): string[] {
+  return [
+    'kiln_ldprev=',
+    'kiln_ld() {',
+    '  case $kiln_ldprev in -L|--library-path|-rpath-link|--rpath-link) kiln_check "$1";; esac',
+    '  case $1 in',
+    '    -L/*) kiln_check "${1#-L}";;',
+    '    --library-path=/*|-rpath-link=/*|--rpath-link=/*) kiln_check "${1#*=}";;',
+    '    -Bdynamic|-dy|-call_shared|-shared|-Bshareable|-pie|--pie|-E|--export-dynamic|-export-dynamic|-r|--relocatable|-Ur) dyn=1;;',
+    '  esac',
+    '  kiln_ldprev=$1',
+    '}',
+    // -Wl,a,b,c: split on commas with globbing off, so a piece is never expanded as a pattern.
+    'kiln_wl() {',
+    '  kiln_ifs=$IFS; IFS=,; set -f',
+    '  for kiln_w in ${1#-Wl,}; do kiln_ld "$kiln_w"; done',
+    '  IFS=$kiln_ifs; set +f',
+    '}',
+  ];
+}
+
+/** Options whose value is the next argument, so that value is neither an input nor an option. */
+const VALUE_OPTIONS = [
+  '-o', '-x', '-I', '-L', '-B', '-D', '-U', '-A', '-l', '-u', '-T', '-e', '-z', '-isystem', '-idirafter', '-iquote', '-include', '-imacros',
+  '-iprefix', '-iwithprefix', '-iwithprefixbefore', '-isysroot', '-imultilib', '-MF', '-MT', '-MQ', '-Xlinker', '-Xassembler',
+  '-Xpreprocessor', '-Xclang', '-mllvm', '-aux-info', '--param', '-target', '--target', '-arch', '-specs', '--sysroot',
+].join('|');
+
+/**
+ * The argument loop shared by the compiler wrappers: -dumpmachine, path checks, whether this
+ * run links (and what kind of link the user asked for), and the -kiln-dynamic opt-out. A run
+ * links when it has an input (any word that is not an option or an option's value) and no
+ * compile-only flag. User arguments are only looked at, never re-split or evaluated.
+ */
+function argumentLoop(layout: WrapperLayout): string[] {
   return [
     // Search paths from the environment are meant for the host compiler and would reach past
     // -nostdinc/-nostdlib; they are dropped, not checked (they hold many directories).
     'unset CPATH C_INCLUDE_PATH CPLUS_INCLUDE_PATH LIBRARY_PATH',
-    'prev=',
-    ...(detectLink ? ['link=1', 'inputs=', 'shared='] : []),
+    'prev= link=1 inputs= shared= dyn= ustatic= strip=',
     'for a in "$@"; do',
-    '  case $prev in -I|-L|-isystem|-idirafter|-iquote) kiln_check "$a";; esac',
+    '  case $prev in',
+    '    -I|-L|-isystem|-idirafter|-iquote) kiln_check "$a";;',
+    '    -Xlinker) kiln_ld "$a";;',
+    '    -l) inputs=1;;',
+    '  esac',
+    `  case $prev in ${VALUE_OPTIONS}) prev=; continue;; esac`,
     '  case $a in',
     `    -dumpmachine) printf '%s\\n' ${shQuote(layout.tuple.name)}; exit 0;;`,
     '    -I/*|-L/*) kiln_check "${a#-?}";;',
     '    -isystem/*) kiln_check "${a#-isystem}";;',
     '    -idirafter/*) kiln_check "${a#-idirafter}";;',
+    '    -iquote/*) kiln_check "${a#-iquote}";;',
+    '    -Wl,*) kiln_wl "$a";;',
     // A host library named directly by its path is as bad as one found through -L.
-    '    /*.a|/*.so|/*.so.*) kiln_check "${a%/*}" "$a";;',
-    ...(detectLink
-      ? [
-          '    -c|-S|-E|-M|-MM|-fsyntax-only|--version|-dumpversion|-print-*|--print-*|-###) link=;;',
-          '    -shared) shared=1;;',
-          '    -l*|*.c|*.cc|*.cpp|*.cxx|*.C|*.i|*.ii|*.s|*.S|*.o|*.a|*.so|*.lo|-) inputs=1;;',
-        ]
-      : []),
+    '    /*.a|/*.so|/*.so.*) kiln_check "${a%/*}" "$a"; inputs=1;;',
+    '    -c|-S|-E|-M|-MM|-fsyntax-only|--version|-dumpversion|-dumpspecs|-dumpfullversion|-print-*|--print-*|-###|--help|--help=*) link=;;',
+    '    -shared) shared=1; dyn=1;;',
+    '    -pie|-rdynamic|-r|-static-pie) dyn=1;;',
+    '    -static) ustatic=1;;',
+    '    -kiln-dynamic) dyn=1; strip=1;;',
+    '    -l?*|-) inputs=1;;',
+    '    -*) ;;',
+    '    *) inputs=1;;',
     '  esac',
     '  prev=$a',
     'done',
-    ...(detectLink ? ['[ -n "$inputs" ] || link='] : []),
+    '[ -n "$inputs" ] || link=',
+    // -kiln-dynamic is kiln's own word: taken out before the compiler sees the arguments.
+    'if [ -n "$strip" ]; then for a do shift; [ "$a" = -kiln-dynamic ] || set -- "$@" "$a"; done; fi',
+  ];
+}
+
+/**
+ * The glibc tuple links static where it can and dynamic otherwise. A link run with no sign
+ * of a dynamic link (-shared, -pie, -rdynamic, -static-pie, -Wl,-Bdynamic, -kiln-dynamic or
+ * KILN_LINK=dynamic: all silent, the user asked) is tried with -static first; if that fails
+ * (a library with only a .so, a .so named on the command line, ...), the same command runs
+ * again without -static and one note on stderr says why. A configure link test therefore
+ * still passes exactly when a dynamic link would, and fails with the dynamic link's own
+ * error. KILN_LINK=static makes a failed static link an error instead. The static attempt's
+ * stdout passes straight through; its stderr is kept and shown only when it is the answer.
+ */
+function gnuLink(command: (staticFlag: string) => string): string[] {
+  return [
+    'case ${KILN_LINK:-auto} in',
+    '  auto) ;;',
+    '  dynamic) dyn=1;;',
+    '  static) ustatic=1;;',
+    `  *) printf '%s: KILN_LINK=%s: expected auto, static or dynamic\\n' "\${0##*/}" "$KILN_LINK" >&2; exit 1;;`,
+    'esac',
+    `if [ -z "$link" ] || [ -n "$dyn" ]; then exec ${command('')}; fi`,
+    `if [ -n "$ustatic" ]; then exec ${command('-static ')}; fi`,
+    `{ kiln_err=$(${command('-static ')} 2>&1 1>&3 3>&-); kiln_rc=$?; } 3>&1`,
+    'if [ "$kiln_rc" -eq 0 ]; then',
+    `  [ -z "$kiln_err" ] || printf '%s\\n' "$kiln_err" >&2`,
+    '  exit 0',
+    'fi',
+    'case $kiln_err in',
+    '  *"cannot find -l"*) kiln_why=${kiln_err#*cannot find -l}; kiln_why="no static lib${kiln_why%%[!A-Za-z0-9_+.-]*}.a";;',
+    `  *"static link of dynamic object"*) kiln_why="$(printf '%s\\n' "$kiln_err" | sed -n "s/.*static link of dynamic object [^[:alnum:]./_]*\\([^'’]*\\).*/\\1/p" | head -n 1) is a shared library";;`,
+    '  *) kiln_why="the static link failed";;',
+    'esac',
+    `${command('')} || exit`,
+    `printf '%s: note: linked dynamically (%s); bake carries its shared libraries into the image\\n' "\${0##*/}" "$kiln_why" >&2`,
+    '',
   ];
 }
 
 /** A gcc wrapper: everything tuple-specific is in the specs file. */
 function gccDriver(layout: WrapperLayout, driver: string, name: string, extra: string[] = []): GeneratedFile {
   const q = shQuote;
-  const gnuPaths = layout.tuple.libc === 'glibc' ? [`-isystem ${q(layout.sysroot + '/usr/include')}`, `-L${q(layout.sysroot + '/usr/lib')}`] : [];
+  const glibc = layout.tuple.libc === 'glibc';
+  const staticFirst = layout.tuple.staticFirst === true;
+  const gnuPaths = glibc ? [`-isystem ${q(layout.sysroot + '/usr/include')}`, `-L${q(layout.sysroot + '/usr/lib')}`] : [];
+  const fixed = [`-specs ${q(layout.specsFile)}`, ...gnuPaths, ...extra].join(' ');
+  const command = (staticFlag: string): string => `${q(driver)} ${staticFlag}${fixed} "$@"`;
+  const body = staticFirst && !extra.includes('-E') ? gnuLink(command) : [`exec ${command('')}`, ''];
   return {
     name,
-    content: [
-      ...header(layout, name),
-      ...hostPathCheck(layout),
-      ...argumentLoop(layout, false),
-      `exec ${q(driver)} -specs ${q(layout.specsFile)} ${[...gnuPaths, ...extra].join(' ')}${gnuPaths.length || extra.length ? ' ' : ''}"$@"`,
-      '',
-    ].join('\n'),
+    content: [...header(layout, name), ...hostPathCheck(layout), ...linkerArgCheck(), ...argumentLoop(layout), ...body].join('\n'),
   };
 }
 
@@ -132,37 +212,34 @@ function clangDriver(layout: WrapperLayout, driver: string, name: string, prepro
   const clang = layout.clang ?? layout.compiler;
   const s = layout.sysroot;
   const note = q(layout.noteObject);
-  let compile: string;
-  let before: string;
-  let after: string;
-  let beforeShared: string;
-  let afterShared: string;
-  if (layout.tuple.libc === 'musl') {
-    const lib = layout.tuple.libcLib!;
-    const rt = layout.gccRuntimeDir ?? '';
-    compile = `-nostdinc -isystem ${q(s + '/usr/include')} -isystem ${q(layout.tuple.libcInclude!)} -isystem ${q(clang.resourceDir + '/include')}`;
-    const libs = `-L${q(s + '/usr/lib')} -L${q(lib)} -Wl,--start-group -lc ${q(rt + '/libgcc.a')} ${q(rt + '/libgcc_eh.a')} -Wl,--end-group`;
-    before = `-static -nostdlib ${q(lib + '/crt1.o')} ${q(lib + '/crti.o')} ${q(rt + '/crtbeginT.o')} ${note}`;
-    after = `${libs} ${q(rt + '/crtend.o')} ${q(lib + '/crtn.o')}`;
-    beforeShared = `-nostdlib ${q(lib + '/crti.o')} ${q(rt + '/crtbeginS.o')} ${note}`;
-    afterShared = `${libs} ${q(rt + '/crtendS.o')} ${q(lib + '/crtn.o')}`;
-  } else {
-    compile = `-isystem ${q(s + '/usr/include')}`;
-    before = `-L${q(s + '/usr/lib')} ${note}`;
-    after = '';
-    beforeShared = before;
-    afterShared = '';
-  }
+  const prologue = [...header(layout, name), ...hostPathCheck(layout), ...linkerArgCheck(), ...argumentLoop(layout)];
   const tail = (a: string): string => (a ? ` ${a}` : '');
-  if (preprocessOnly) {
-    return { name, content: [...header(layout, name), ...hostPathCheck(layout), ...argumentLoop(layout, false), `exec ${q(driver)} ${compile} -E "$@"`, ''].join('\n') };
+  if (layout.tuple.libc === 'glibc') {
+    const compile = `-isystem ${q(s + '/usr/include')}`;
+    if (preprocessOnly) return { name, content: [...prologue, `exec ${q(driver)} ${compile} -E "$@"`, ''].join('\n') };
+    const before = `-L${q(s + '/usr/lib')} ${note}`;
+    return {
+      name,
+      content: [
+        ...prologue,
+        `if [ -z "$link" ]; then exec ${q(driver)} ${compile} "$@"; fi`,
+        ...(layout.tuple.staticFirst ? gnuLink((staticFlag) => `${q(driver)} ${staticFlag}${compile} ${before} "$@"`) : [`exec ${q(driver)} ${compile} ${before} "$@"`, '']),
+      ].join('\n'),
+    };
   }
+  const lib = layout.tuple.libcLib!;
+  const rt = layout.gccRuntimeDir ?? '';
+  const compile = `-nostdinc -isystem ${q(s + '/usr/include')} -isystem ${q(layout.tuple.libcInclude!)} -isystem ${q(clang.resourceDir + '/include')}`;
+  const libs = `-L${q(s + '/usr/lib')} -L${q(lib)} -Wl,--start-group -lc ${q(rt + '/libgcc.a')} ${q(rt + '/libgcc_eh.a')} -Wl,--end-group`;
+  const before = `-static -nostdlib ${q(lib + '/crt1.o')} ${q(lib + '/crti.o')} ${q(rt + '/crtbeginT.o')} ${note}`;
+  const after = `${libs} ${q(rt + '/crtend.o')} ${q(lib + '/crtn.o')}`;
+  const beforeShared = `-nostdlib ${q(lib + '/crti.o')} ${q(rt + '/crtbeginS.o')} ${note}`;
+  const afterShared = `${libs} ${q(rt + '/crtendS.o')} ${q(lib + '/crtn.o')}`;
+  if (preprocessOnly) return { name, content: [...prologue, `exec ${q(driver)} ${compile} -E "$@"`, ''].join('\n') };
   return {
     name,
     content: [
-      ...header(layout, name),
-      ...hostPathCheck(layout),
-      ...argumentLoop(layout, true),
+      ...prologue,
       `if [ -z "$link" ]; then exec ${q(driver)} ${compile} "$@"; fi`,
       `if [ -n "$shared" ]; then exec ${q(driver)} ${compile} ${beforeShared} "$@"${tail(afterShared)}; fi`,
       `exec ${q(driver)} ${compile} ${before} "$@"${tail(after)}`,
@@ -199,7 +276,8 @@ function passThrough(layout: WrapperLayout, name: string, program: string): Gene
 /**
  * pkg-config sees only the sysroot: PKG_CONFIG_LIBDIR replaces the host's search path,
  * PKG_CONFIG_SYSROOT_DIR prefixes every -I/-L it prints, and PKG_CONFIG_PATH (which would add
- * host directories back) is cleared. musl builds are static, so Libs.private count too.
+ * host directories back) is cleared. musl builds are static and glibc ones try static first,
+ * so Libs.private count too (a dynamic fallback links a few libraries more than it needs).
  */
 function pkgConfig(layout: WrapperLayout, program: string): GeneratedFile {
   const s = layout.sysroot;
@@ -212,7 +290,7 @@ function pkgConfig(layout: WrapperLayout, program: string): GeneratedFile {
       `PKG_CONFIG_LIBDIR=${shQuote(libdir)}`,
       'export PKG_CONFIG_SYSROOT_DIR PKG_CONFIG_LIBDIR',
       'unset PKG_CONFIG_PATH',
-      `exec ${shQuote(program)}${layout.tuple.staticByDefault ? ' --static' : ''} "$@"`,
+      `exec ${shQuote(program)}${layout.tuple.staticByDefault || layout.tuple.staticFirst ? ' --static' : ''} "$@"`,
       '',
     ].join('\n'),
   };

@@ -74,6 +74,8 @@ test('a project on catalogue sqlite: kiln build, kiln bake ., boot, run SQL', { 
   const sqlite = image.manifest.components?.find((c) => c.id === 'kiln:sqlite');
   assert.equal(sqlite?.license, 'blessing');
   assert.equal(sqlite?.version, '3.52.0');
+  // The app keeps its install path (not /app/sqlite3), and the component lists it there.
+  assert.equal(image.manifest.app.guestPath, '/usr/bin/sqlite3');
   assert.deepEqual(sqlite?.files, [image.manifest.app.guestPath]);
 
   const sql = "create table t(k text, v int); insert into t values ('a', 40), ('b', 2); select 'total=' || sum(v) || ' v=' || sqlite_version() from t;";
@@ -87,6 +89,7 @@ test('the catalogue http package, baked from a project, answers HTTP', { timeout
   const dir = await project('[package]\nname = "web"\nversion = "1.0.0"\nlicense = "Apache-2.0"\n\n[dependencies]\nhttp = "^1"\n');
   // No runtime.app: the image runs the default app of the project's only dependency.
   const image = await bakeProject(ctx, dir, { target: qemuTarget });
+  assert.equal(image.manifest.app.guestPath, '/usr/bin/http-server');
   assert.equal(image.manifest.components?.find((c) => c.id === 'kiln:http')?.files[0], image.manifest.app.guestPath);
   const { page, result } = await fetchFromGuest(ctx, { imageDir: image.dir, network: 'user' });
   assert.match(page, /kiln/i, result.output.slice(-1500));

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { bake } from '../../src/bake/index.js';
 import { getTarget } from '../../src/targets/registry.js';
@@ -11,12 +11,14 @@ import { bootCheck } from '../../src/toolchain/boot-check.js';
 import { isKilnError, ErrorCodes } from '../../src/errors.js';
 import { run } from '../../src/util/exec.js';
 import { launchCaptured, tempDir, testContext } from '../helpers.js';
+import type { ImageManifest } from '../../src/image/manifest.js';
 
 /**
  * Real build systems over the kiln wrappers, each project generated here, cross-built for a
  * kiln tuple, baked and booted under TCG: autotools (autoconf/automake/libtool, a static
- * library and a program using it), CMake (toolchain file), Meson (cross file) and C++17 on the
- * glibc tuple (exceptions, iostream, threads).
+ * library and a program using it), CMake (toolchain file), Meson (cross file), C++17 on the
+ * glibc tuple (exceptions, iostream, threads; linked static) and the glibc tuple's dynamic
+ * fallback (a library with only a .so, carried into the image by bake).
  */
 
 const MUSL = 'x86_64-kiln-linux-musl';
@@ -42,11 +44,12 @@ async function files(dir: string, contents: Record<string, string>): Promise<voi
   }
 }
 
-async function bakeAndBoot(app: string, args: string[] = []): Promise<string> {
+async function bakeAndBoot(app: string, args: string[] = [], check?: (manifest: ImageManifest) => void): Promise<string> {
   const image = await bake(ctx, { appPath: app, target: getTarget('qemu') });
   // bake reads the provenance note into the manifest.
   assert.equal(image.manifest.app.provenance?.tuple, readProvenance(app)?.tuple);
   assert.ok(image.manifest.app.provenance);
+  check?.(image.manifest);
   const result = await launchCaptured(ctx, { imageDir: image.dir, args, network: 'none' });
   assert.equal(result.exitCode, 0, result.output.slice(-2000));
   return result.output;
@@ -188,9 +191,38 @@ int main(int argc, char **argv) {
   );
   const env = await userEnv();
   const app = join(dir, 'app');
-  await run(`${GNU}-g++`, ['-std=c++17', '-O2', '-pthread', source, '-o', app], { env });
+  const built = await run(`${GNU}-g++`, ['-std=c++17', '-O2', '-pthread', source, '-o', app], { env });
+  assert.equal(built.stderr, '', 'glibc and libstdc++ link statically, without a fallback note');
   assert.equal(readProvenance(app)?.tuple, GNU);
-  assert.match(await bakeAndBoot(app, ['kiln']), /c\+\+17 kiln caught 2/);
+  assert.match(await bakeAndBoot(app, ['kiln'], (manifest) => {
+    assert.equal(manifest.app.linkage, 'static');
+    assert.equal(manifest.files.filter((file) => file.role === 'library').length, 0);
+  }), /c\+\+17 kiln caught 2/);
+});
+
+test('glibc tuple: a library with only a .so in the sysroot links dynamically, and bake carries it and libc', async () => {
+  const dir = await tempDir('kiln-tc-gnu-dyn-');
+  await files(dir, { 'lib/greet.c': LIB_C, 'lib/greet.h': GREET_H, 'src/main.c': MAIN_C });
+  const env = await userEnv();
+  // Installed into the tuple's sysroot as a package would be, with no static archive beside it.
+  // The name is this test's own: the shared test cache's sysroot is left as it was found.
+  const installed = join((await wrappers()).tuples.find((t) => t.tuple === GNU)!.sysroot, 'usr/lib/libkilnfallback.so');
+  try {
+    await run(`${GNU}-gcc`, ['-shared', '-fPIC', '-O2', join(dir, 'lib/greet.c'), '-o', installed], { env });
+    const app = join(dir, 'greet');
+    const built = await run(`${GNU}-gcc`, ['-O2', `-I${join(dir, 'lib')}`, '-DCONFIG_HOST="glibc dynamic"', join(dir, 'src/main.c'), '-lkilnfallback', '-o', app], { env });
+    assert.match(built.stderr, /note: linked dynamically \(no static libkilnfallback\.a\)/);
+    assert.equal(readProvenance(app)?.tuple, GNU);
+    const output = await bakeAndBoot(app, ['fallback'], (manifest) => {
+      assert.equal(manifest.app.linkage, 'dynamic');
+      const libraries = manifest.files.filter((file) => file.role === 'library').map((file) => file.path);
+      assert.ok(libraries.includes(installed), libraries.join(' '));
+      assert.ok(libraries.some((path) => path.endsWith('/libc.so.6')), libraries.join(' '));
+    });
+    assert.match(output, /hello, fallback, from libgreet \(glibc dynamic\)/);
+  } finally {
+    await rm(installed, { force: true });
+  }
 });
 
 test('the verdict: the check program also runs under the image kernel (TCG), and is recorded', async () => {

@@ -41,3 +41,14 @@ test('$KILN_ variables expand in step arguments; an unknown one is an error', ()
   assert.equal(expandArgument('$HOME stays', env), '$HOME stays');
   assert.throws(() => expandArgument('$KILN_NOPE', env), (e: unknown) => isKilnError(e, ErrorCodes.RECIPE_INVALID));
 });
+
+test("a bake's appGuestPath must be a normalised absolute path outside what kiln reserves", async () => {
+  const { gatherBakeInputs } = await import('../../src/bake/gather.js');
+  const { createContext } = await import('../../src/context.js');
+  const { MemoryReporter } = await import('../../src/events.js');
+  const ctx = createContext({ paths: { cache: '/nonexistent', state: '/nonexistent' }, reporter: new MemoryReporter() });
+  for (const appGuestPath of ['usr/bin/x', '/usr/../bin/x', '/', '/init', '/kiln/init', '/usr/bin/']) {
+    // Refused before anything is read: the app path does not even exist.
+    await assert.rejects(gatherBakeInputs(ctx, { appPath: '/nonexistent/app', appGuestPath, target: {} as never }), (e: unknown) => isKilnError(e, ErrorCodes.USAGE), appGuestPath);
+  }
+});

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { collectGarbage, ensureEntry, listEntries, registerRoot, storeDir, type StoreMeta } from '../../src/store/index.js';
 import { lockPath, workDir } from '../../src/store/store.js';
@@ -138,4 +138,61 @@ test('gc keeps what live roots use, drops the rest, dead locks and leftovers; --
   assert.deepEqual((await readdir(storeDir(ctx))).filter((n) => n.startsWith('.') && n !== '.locks' && n !== '.build'), []);
   assert.deepEqual(await readdir(join(storeDir(ctx), '.locks')), []);
   assert.ok(orphan && stale);
+});
+
+test('gc prunes cached sources no live lock or kept entry pins, and old build logs; --dry-run lists them', async () => {
+  const cache = await tempDir('kiln-store-');
+  const { ctx } = testContext(cache);
+  const sources = join(cache, 'sources');
+  await mkdir(sources, { recursive: true });
+  const hashes = Object.fromEntries(['locked', 'entry', 'gone', 'orphan'].map((n) => [n, sha256(n)]));
+  for (const [name, hash] of Object.entries(hashes)) await writeFile(join(sources, hash), name);
+  // gc runs "two hours later": a source cached within the hour before gc would stay (see below).
+  const real = Date.now();
+  const now = real + 2 * 3600_000;
+  // A download in progress (fresh) and one a killed process left two days ago.
+  await writeFile(join(sources, '.download-1-fresh'), 'x');
+  await writeFile(join(sources, '.download-2-old'), 'x');
+  await utimes(join(sources, '.download-2-old'), (real - 2 * 86_400_000) / 1000, (real - 2 * 86_400_000) / 1000);
+
+  // A live root whose lock pins one source, and whose kept entry was built from another.
+  const entry = (await ensureEntry(ctx, { key: sha256('kept'), name: 'kept', version: '1.0.0' }, async (tree) => {
+    await mkdir(tree);
+    return meta({ sources: [hashes.entry!] });
+  })).entry;
+  const project = join(cache, 'project');
+  await mkdir(project);
+  await writeFile(join(project, 'kiln.lock'), '{}');
+  await registerRoot(ctx, project, [entry.key]);
+  // The root of a deleted project pinned the 'gone' source: it goes with the root.
+  await registerRoot(ctx, join(cache, 'deleted'), []);
+  const pins = new Map([[project, [hashes.locked!]], [join(cache, 'deleted'), [hashes.gone!]]]);
+  const lockSources = async (dir: string) => pins.get(dir) ?? [];
+
+  const logs = join(storeDir(ctx), 'logs');
+  await mkdir(logs, { recursive: true });
+  await writeFile(join(logs, 'recent.log'), 'x');
+  await writeFile(join(logs, 'old.log'), 'x');
+  await utimes(join(logs, 'old.log'), (real - 15 * 86_400_000) / 1000, (real - 15 * 86_400_000) / 1000);
+
+  const dry = await collectGarbage(ctx, { dryRun: true, lockSources, now });
+  const listed = dry.removed.map((r) => r.path).filter((p) => !p.includes('roots'));
+  assert.deepEqual(listed.sort(), [join(sources, '.download-2-old'), join(sources, hashes.gone!), join(sources, hashes.orphan!), join(logs, 'old.log')].sort());
+  assert.equal((await readdir(sources)).length, 6, 'dry run removed nothing');
+  assert.equal((await readdir(logs)).length, 2);
+
+  const report = await collectGarbage(ctx, { lockSources, now });
+  assert.deepEqual(report.removed.map((r) => r.path).sort(), dry.removed.map((r) => r.path).sort());
+  assert.deepEqual((await readdir(sources)).sort(), ['.download-1-fresh', hashes.entry!, hashes.locked!].sort());
+  assert.deepEqual(await readdir(logs), ['recent.log']);
+  assert.match(report.removed.map((r) => r.why).join('\n'), /no project's kiln\.lock pins[\s\S]*older than 14 days/);
+
+  // A lock that cannot be read: nothing in the source cache is removed (it may be pinned there).
+  await writeFile(join(sources, hashes.orphan!), 'orphan');
+  const unsure = await collectGarbage(ctx, { lockSources: async () => Promise.reject(new Error('bad lock')), now });
+  assert.deepEqual(unsure.removed, []);
+  // Without lockSources the source cache is not touched either.
+  assert.deepEqual((await collectGarbage(ctx, { now })).removed, []);
+  // A source cached within the last hour stays even unpinned (a first build may be about to use it).
+  assert.deepEqual((await collectGarbage(ctx, { lockSources, now: real })).removed, []);
 });

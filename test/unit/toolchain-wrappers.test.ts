@@ -10,7 +10,7 @@ import { muslSpecs } from '../../src/toolchain/specs.js';
 import { shQuote } from '../../src/toolchain/wrappers.js';
 import { cmakeToolchainFile, mesonCrossFile } from '../../src/toolchain/buildfiles.js';
 import { installToolchain } from '../../src/toolchain/install.js';
-import { checkAppProvenance, readProvenance } from '../../src/toolchain/provenance.js';
+import { checkAppProvenance, readProvenance, WRAPPER_VERSION } from '../../src/toolchain/provenance.js';
 import type { ElfInfo } from '../../src/rootfs/elf.js';
 import { shellEnvLines } from '../../src/toolchain/env.js';
 import { tempDir } from '../helpers.js';
@@ -83,7 +83,7 @@ test('installed wrappers: -dumpmachine, static musl with a provenance note, host
   assert.equal(sh(out, []).stdout, 'hello from musl\n');
   const elf = sh('readelf', ['-lW', out]).stdout;
   assert.doesNotMatch(elf, /INTERP/, 'static by default');
-  assert.deepEqual(readProvenance(out), { tuple: MUSL, wrapper: 'kiln-toolchain/1', compiler: toolchain.tuples[0]!.provenance.compiler });
+  assert.deepEqual(readProvenance(out), { tuple: MUSL, wrapper: WRAPPER_VERSION, compiler: toolchain.tuples[0]!.provenance.compiler });
   // The note survives strip (it is an allocated section).
   assert.equal(sh(join(toolchain.binDir, `${MUSL}-strip`), [out]).code, 0);
   assert.equal(readProvenance(out)?.tuple, MUSL);
@@ -126,6 +126,98 @@ test('installed wrappers: -dumpmachine, static musl with a provenance note, host
   });
 
   assert.ok((await readFile(toolchain.tuples[0]!.specs, 'utf8')).includes(sysroot));
+});
+
+test('glibc tuple: static where it links, dynamic (with one note) where it does not, host paths refused in every form', async () => {
+  const cache = await tempDir('kiln-tc-gnu-');
+  const ctx = createContext({ paths: { cache, state: join(cache, 'state') } });
+  const toolchain = await installToolchain(ctx, { prefix: join(cache, 'prefix'), tuples: [GNU] });
+  const tool = (name: string): string => join(toolchain.binDir, `${GNU}-${name}`);
+  const isStatic = (file: string): boolean => !/INTERP/.test(sh('readelf', ['-lW', file]).stdout);
+  const dir = await tempDir('kiln-tc-gnu-src-');
+  const hello = join(dir, 'hello.c');
+  await writeFile(hello, '#include <stdio.h>\nint main(void) { puts("hello from glibc"); return 0; }\n');
+  const out = join(dir, 'hello');
+  const noteFree = (r: { stderr: string }): void => assert.doesNotMatch(r.stderr, /linked dynamically/);
+
+  for (const driver of ['gcc', 'clang']) {
+    const r = sh(tool(driver), ['-O2', hello, '-o', out]);
+    assert.equal(r.code, 0, r.stderr);
+    noteFree(r);
+    assert.ok(isStatic(out), `${driver}: static by default`);
+    assert.equal(sh(out, []).stdout, 'hello from glibc\n');
+    assert.equal(readProvenance(out)?.tuple, GNU);
+  }
+  // Compiling is unaffected: the object is the one the plain compiler makes, then links static.
+  const obj = join(dir, 'hello.o');
+  assert.equal(sh(tool('gcc'), ['-c', hello, '-o', obj]).code, 0);
+  assert.equal(sh(tool('gcc'), [obj, '-o', out]).code, 0);
+  assert.ok(isStatic(out));
+
+  // The opt-outs are silent and dynamic; -kiln-dynamic never reaches the compiler.
+  for (const [args, env] of [[['-kiln-dynamic'], {}], [[], { KILN_LINK: 'dynamic' }], [['-Wl,-Bdynamic'], {}], [['-rdynamic'], {}], [['-pie', '-fPIE'], {}]] as const) {
+    const r = sh(tool('gcc'), [...args, hello, '-o', out], { ...process.env, ...env });
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stderr, '', `${args.join(' ')} ${JSON.stringify(env)}`);
+    assert.ok(!isStatic(out), `${args.join(' ')} ${JSON.stringify(env)}: dynamic`);
+  }
+  assert.equal(sh(tool('gcc'), ['-kiln-dynamic', '-c', hello, '-o', obj]).code, 0, 'stripped on compile lines too');
+
+  // A library with only a .so: the static link fails, the dynamic one runs, one note says why.
+  const libDir = join(dir, 'lib');
+  await mkdir(libDir);
+  await writeFile(join(dir, 'kfoo.c'), 'int kfoo(void) { return 42; }\n');
+  assert.equal(sh(tool('gcc'), ['-shared', '-fPIC', join(dir, 'kfoo.c'), '-o', join(libDir, 'libkfoo.so')]).code, 0);
+  const usesFoo = join(dir, 'usefoo.c');
+  await writeFile(usesFoo, '#include <stdio.h>\nint kfoo(void);\nint main(void) { printf("%d\\n", kfoo()); return 0; }\n');
+  const fallback = sh(tool('gcc'), [usesFoo, `-L${libDir}`, '-lkfoo', `-Wl,-rpath,${libDir}`, '-o', out]);
+  assert.equal(fallback.code, 0, fallback.stderr);
+  assert.equal(fallback.stderr, `${GNU}-gcc: note: linked dynamically (no static libkfoo.a); bake carries its shared libraries into the image\n`);
+  assert.ok(!isStatic(out));
+  assert.equal(sh(out, []).stdout, '42\n');
+  const named = sh(tool('gcc'), [usesFoo, join(libDir, 'libkfoo.so'), '-o', out]);
+  assert.match(named.stderr, /linked dynamically \(.*libkfoo\.so is a shared library\)/);
+  // What configure sees: a missing library still fails (with the dynamic link's own error).
+  const missing = sh(tool('gcc'), [hello, '-lkiln_no_such_lib', '-o', out]);
+  assert.equal(missing.code, 1);
+  assert.match(missing.stderr, /cannot find -lkiln_no_such_lib/);
+  assert.doesNotMatch(missing.stderr, /linked dynamically/);
+  // KILN_LINK=static: no fallback.
+  const strict = sh(tool('gcc'), [usesFoo, `-L${libDir}`, '-lkfoo', '-o', out], { ...process.env, KILN_LINK: 'static' });
+  assert.equal(strict.code, 1);
+  assert.match(strict.stderr, /cannot find -lkfoo/);
+  assert.match(sh(tool('gcc'), [hello, '-o', out], { ...process.env, KILN_LINK: 'sometimes' }).stderr, /KILN_LINK=sometimes: expected auto, static or dynamic/);
+  // A shared library is a shared library, quietly.
+  const shared = sh(tool('gcc'), ['-shared', '-fPIC', join(dir, 'kfoo.c'), '-o', join(dir, 'libk2.so')]);
+  assert.equal(shared.stderr, '');
+
+  // Host directories are refused however they are spelled, naming the path.
+  const forms: [string[], string][] = [
+    [['-L/usr/lib'], '/usr/lib'],
+    [['-L', '/usr/lib/x86_64-linux-gnu'], '/usr/lib/x86_64-linux-gnu'],
+    [['-Wl,-L/usr/lib'], '/usr/lib'],
+    [['-Wl,-L,/usr/local/lib'], '/usr/local/lib'],
+    [['-Wl,--library-path=/lib/x86_64-linux-gnu'], '/lib/x86_64-linux-gnu'],
+    [['-Wl,-rpath-link,/usr/lib/x86_64-linux-gnu'], '/usr/lib/x86_64-linux-gnu'],
+    [['-Wl,-rpath-link=/usr/lib'], '/usr/lib'],
+    [['-Xlinker', '-L/usr/lib64'], '/usr/lib64'],
+    [['-Xlinker', '-rpath-link', '-Xlinker', '/usr/lib'], '/usr/lib'],
+    [['-I', '/usr/include'], '/usr/include'],
+    [['-iquote/usr/local/include'], '/usr/local/include'],
+  ];
+  for (const [args, path] of forms) {
+    for (const driver of ['gcc', 'g++', 'clang']) {
+      const r = sh(tool(driver), [...args, hello, '-o', out]);
+      assert.equal(r.code, 1, `${driver} ${args.join(' ')}`);
+      assert.ok(r.stderr.startsWith(`${GNU}-${driver}: refusing host path ${path}: `), `${driver} ${args.join(' ')}: ${r.stderr}`);
+    }
+  }
+  // -rpath names a directory inside the image at run time (libtool passes -rpath /usr/lib): allowed.
+  assert.equal(sh(tool('gcc'), ['-Wl,-rpath,/usr/lib', hello, '-o', out]).code, 0);
+  // The musl wrappers check linker arguments the same way.
+  const musl = await installToolchain(ctx, { prefix: join(cache, 'prefix-musl'), tuples: [MUSL] });
+  const r = sh(join(musl.binDir, `${MUSL}-gcc`), ['-Wl,-L,/usr/lib/x86_64-linux-gnu', hello, '-o', out]);
+  assert.match(r.stderr, /refusing host path \/usr\/lib\/x86_64-linux-gnu:/);
 });
 
 test('bake warns about an app built for a tuple the image cannot run, and is quiet otherwise', () => {

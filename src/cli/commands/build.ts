@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import type { Context } from '../../context.js';
 import { bake } from '../../bake/index.js';
 import { bakeProject, projectBakeRequest } from '../../build/bake-project.js';
-import { buildProject, isProjectDir, lockReferences } from '../../build/project.js';
+import { buildProject, isProjectDir, lockReferences, lockSources } from '../../build/project.js';
 import { collectGarbage } from '../../store/gc.js';
 import { toBakeRequest, type RawBakeOptions } from '../options.js';
 import type { OutputMode } from '../render.js';
@@ -35,7 +35,7 @@ export async function buildCommand(ctx: Context, dir: string, options: { frozen?
 }
 
 export async function gcCommand(ctx: Context, options: { dryRun?: boolean }, mode: OutputMode): Promise<number> {
-  const report = await collectGarbage(ctx, { dryRun: options.dryRun ?? false, lockReferences });
+  const report = await collectGarbage(ctx, { dryRun: options.dryRun ?? false, lockReferences, lockSources });
   if (mode === 'json') process.stdout.write(JSON.stringify(report) + '\n');
   else if (mode !== 'quiet' || report.removed.length > 0) {
     for (const item of report.removed) process.stdout.write(`${options.dryRun ? 'would remove' : 'removed'} ${item.path} (${(item.bytes / 1048576).toFixed(1)} MB): ${item.why}\n`);
