@@ -3,6 +3,7 @@ import { encodeRecords } from '../config/wire.js';
 import { GUEST_IMAGE_CONF, GUEST_INIT, imageConfRecords } from '../init/contract.js';
 import type { ImageFile } from '../image/manifest.js';
 import { IMAGE_FORMAT } from '../image/manifest.js';
+import { SUPPLY_FORMAT } from '../supply/format.js';
 import type { CpioEntry } from '../rootfs/cpio.js';
 import { canonicalJson, sha256 } from '../util/fs.js';
 import { defaultMemoryMiB, minimumMemoryMiB } from './memory.js';
@@ -22,8 +23,12 @@ const SKELETON: CpioEntry[] = [
 /** cpio newc overhead per entry: a 110-byte header, the name and padding to 4 bytes. */
 const CPIO_ENTRY_OVERHEAD = 128;
 
-/** Plans an image: which files go where, the manifest, the cache key. Pure. */
-export function planBake(inputs: BakeInputs): BakePlan {
+/**
+ * Plans an image: which files go where, the manifest, the cache key. Pure. `formats` are the
+ * versions of generated content (the supply chain's inventory and SBOM) that the key must
+ * cover besides the inputs; only tests pass other values.
+ */
+export function planBake(inputs: BakeInputs, formats: { supply: number } = { supply: SUPPLY_FORMAT }): BakePlan {
   const imageConf = encodeRecords(imageConfRecords(inputs.modules.map((module) => module.guestPath)));
   const entries: CpioEntry[] = [...SKELETON];
   const files: ImageFile[] = SKELETON.map((entry) => ({ path: entry.path, kind: entry.kind === 'chardev' ? 'chardev' : 'dir', role: 'skeleton', mode: entry.mode }));
@@ -81,7 +86,7 @@ export function planBake(inputs: BakeInputs): BakePlan {
     shim: { sha256: inputs.shim.sha256, compiler: inputs.shim.compiler },
     memory: { minimumMiB, defaultMiB: defaultMemoryMiB(minimumMiB) },
     files,
-    kiln: { version: inputs.kilnVersion },
+    kiln: { version: inputs.kilnVersion, supply: formats.supply },
     ...(inputs.components ? { components: inputs.components } : {}),
     ...(inputs.distro ? { distro: inputs.distro } : {}),
     ...(inputs.dataPartition ? { dataPartition: inputs.dataPartition } : {}),

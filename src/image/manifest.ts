@@ -56,7 +56,8 @@ export const ImageManifestSchema = z.object({
   shim: z.object({ sha256: sha, compiler: z.string() }),
   memory: z.object({ minimumMiB: z.number().int(), defaultMiB: z.number().int() }),
   files: z.array(ImageFileSchema),
-  kiln: z.object({ version: z.string() }),
+  /** supply: src/supply's SUPPLY_FORMAT (inventory + SBOM), so the cache key covers that code; absent in older images. */
+  kiln: z.object({ version: z.string(), supply: z.number().int().positive().optional() }),
   /** Files for other tools that the target adds beside the image (xl.cfg, firecracker.json, kiln.efi, disk.raw, …). */
   artifacts: z.array(z.object({ file: z.string(), sha256: sha, size: z.number().int() })).optional(),
   /** disk target: a second GPT partition (ext4, named and labelled `label`) that the image's own UKI mounts at `mount`. */

@@ -19,7 +19,7 @@ export interface SupplyRequest {
 /** The bake step of the supply chain: inventory, then the policy and the audit on it. */
 export async function bakeInventory(ctx: Context, inputs: InventoryInputs, requested: ComponentInput[], supply: SupplyRequest): Promise<Pick<BakeInputs, 'components' | 'distro'>> {
   ctx.reporter.emit({ type: 'step', step: 'inventory', message: 'listing components and their licenses' });
-  const inventory = await takeInventory(inputs, requested, supply.app);
+  const inventory = await takeInventory(inputs, requested, supply.app, { cacheDir: ctx.paths.cache });
   if (supply.licensePolicy) enforceLicensePolicy(inventory.components, supply.licensePolicy);
   if (supply.audit) {
     ctx.reporter.emit({ type: 'step', step: 'audit', message: `auditing components against ${supply.audit.db}` });

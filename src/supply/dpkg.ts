@@ -1,11 +1,12 @@
-import { readdir, readFile, realpath } from 'node:fs/promises';
+import { readFile, realpath } from 'node:fs/promises';
 import { join, posix } from 'node:path';
 import { run } from '../util/exec.js';
+import { dpkgOwnerIndex, type DpkgIndexOptions } from './dpkg-index.js';
 
 /**
- * Which installed Debian package ships a host file, and that package's facts. Reads dpkg's
- * own database (/var/lib/dpkg/info/*.list) once per process instead of running `dpkg -S` per
- * file, and asks `dpkg-query` for versions and source packages in one call.
+ * Which installed Debian package ships a host file, and that package's facts. Looks paths up
+ * in an index of dpkg's own file lists (dpkg-index.ts, memoised in the kiln cache) instead of
+ * running `dpkg -S` per file, and asks `dpkg-query` for versions and source packages in one call.
  */
 
 export interface DpkgPackage {
@@ -15,43 +16,24 @@ export interface DpkgPackage {
   source: { package: string; version: string };
 }
 
-const DPKG_INFO = '/var/lib/dpkg/info';
 const SYSTEM_DIRS = ['/usr/', '/bin/', '/sbin/', '/lib', '/opt/', '/etc/', '/var/'];
-let ownerIndex: Promise<Map<string, string>> | undefined;
-
-/** path → package name (without ":arch"), over every installed package. */
-function owners(): Promise<Map<string, string>> {
-  ownerIndex ??= (async () => {
-    const index = new Map<string, string>();
-    const names = (await readdir(DPKG_INFO).catch(() => [] as string[])).filter((name) => name.endsWith('.list')).sort();
-    await Promise.all(
-      names.map(async (name) => {
-        const pkg = name.slice(0, -'.list'.length).split(':')[0]!;
-        const text = await readFile(join(DPKG_INFO, name), 'utf8').catch(() => '');
-        for (const line of text.split('\n')) if (line && !index.has(line)) index.set(line, pkg);
-      }),
-    );
-    return index;
-  })();
-  return ownerIndex;
-}
 
 /**
  * The package that ships `hostPath`. With merged /usr, dpkg may list a file under /lib while
  * the loader found it under /usr/lib (or the other way round), and either may be a symlink:
  * the path itself, its real path, and both with and without the /usr prefix are tried.
  */
-export async function packageOwning(hostPath: string): Promise<string | undefined> {
+export async function packageOwning(hostPath: string, options: DpkgIndexOptions = {}): Promise<string | undefined> {
   const real = await realpath(hostPath).catch(() => hostPath);
   // The directory may be a symlink (/lib -> usr/lib) while the file name is the one dpkg knows.
   const realDir = posix.join(await realpath(posix.dirname(hostPath)).catch(() => posix.dirname(hostPath)), posix.basename(hostPath));
   // Packages install only into system directories: an app in a build or home directory is
   // nobody's, and then dpkg's database (hundreds of files) need not be read at all.
   if (![hostPath, realDir, real].some((path) => SYSTEM_DIRS.some((dir) => path.startsWith(dir)))) return undefined;
-  const index = await owners();
+  const index = await dpkgOwnerIndex(options);
   for (const path of [hostPath, realDir, real]) {
     for (const candidate of [path, path.startsWith('/usr/') ? path.slice(4) : `/usr${path}`]) {
-      const owner = index.get(candidate);
+      const owner = index.owner(candidate);
       if (owner) return owner;
     }
   }

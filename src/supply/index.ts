@@ -19,10 +19,11 @@ import { creationTime, cycloneDx, requireComponents, spdx, type SbomFormat } fro
  * pinned by hash), so audits run offline with only an advisory database.
  */
 
-export { takeInventory, KILN_LICENSE, type AppFacts, type Inventory } from './inventory.js';
+export { takeInventory, KILN_LICENSE, type AppFacts, type Inventory, type InventoryOptions } from './inventory.js';
+export { dpkgOwnerIndex, dpkgFingerprint, type OwnerIndex, type DpkgIndexOptions } from './dpkg-index.js';
 export { bakeInventory, enforceLicensePolicy, enforceAudit, type SupplyRequest } from './bake.js';
 export { checkLicense, policyViolations, isCopyleft, NOASSERTION, type LicensePolicy, type LicenseCheck } from './licenses.js';
-export { debianLicense, dep5License, debianExpressionToSpdx, statementLicense } from './debian-license.js';
+export { debianLicense, dep5License, debianExpressionToSpdx, debianLicenseToSpdx, licenseFromCopyright, packageLicense, statementLicense, type DebianLicense } from './debian-license.js';
 export { compareDebianVersions, compareSemver, isDebianVersion } from './versions.js';
 export { cvss3BaseScore, severityOfScore, severityOfLabel, severityAtLeast, SEVERITIES, type Severity } from './cvss.js';
 export { loadAdvisories, isAffected, advisorySeverity, ecosystemOf, type AdvisoryDatabase, type Advisory } from './osv.js';
@@ -30,6 +31,7 @@ export { auditComponents, findingsAtOrAbove, parseSeverity, type AuditFinding, t
 export { licenseReport, writeLicenseBundle, sourceOffer, type LicenseReport, type LicenseEntry, type BundleResult } from './bundle.js';
 export { cycloneDx, spdx, purlOf, imageIdentity, imageSbom, creationTime, IMAGE_SBOM_FILE, type SbomFormat } from './sbom.js';
 export { lockComponents, LOCK_FILE } from './lockfile.js';
+export { SUPPLY_FORMAT } from './format.js';
 export { packageOwning, installedPackages, copyrightFile, hostDistro, type DpkgPackage } from './dpkg.js';
 
 /** An image's components; the SBOM file, when the manifest names one, must still match its hash. */

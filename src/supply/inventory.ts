@@ -36,7 +36,12 @@ export interface Inventory {
   distro?: { id: string; versionId?: string; codename?: string };
 }
 
-export async function takeInventory(inputs: InventoryInputs, requested: ComponentInput[] = [], app: AppFacts = {}): Promise<Inventory> {
+export interface InventoryOptions {
+  /** kiln's cache directory, where the index of dpkg's file lists is remembered between bakes. */
+  cacheDir?: string;
+}
+
+export async function takeInventory(inputs: InventoryInputs, requested: ComponentInput[] = [], app: AppFacts = {}, options: InventoryOptions = {}): Promise<Inventory> {
   const given = requested.map((input) => ComponentSchema.parse(input));
   const claimed = new Map<string, string>(); // guest path → id of a requested component
   for (const component of given) for (const file of component.files) claimed.set(file, component.id);
@@ -46,7 +51,7 @@ export async function takeInventory(inputs: InventoryInputs, requested: Componen
   const owners = new Map<string, string>(); // guest path → Debian package
   await Promise.all(
     hostFiles.map(async (file) => {
-      const owner = await packageOwning(file.hostPath);
+      const owner = await packageOwning(file.hostPath, options.cacheDir ? { cacheDir: options.cacheDir } : {});
       if (owner) owners.set(file.guestPath, owner);
     }),
   );

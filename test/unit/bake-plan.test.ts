@@ -1,6 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { planBake, guestPathForApp } from '../../src/bake/plan.js';
+import { SUPPLY_FORMAT } from '../../src/supply/format.js';
+import { ImageManifestSchema } from '../../src/image/manifest.js';
 import type { BakeInputs } from '../../src/bake/types.js';
 import { decodeRecords } from '../../src/config/wire.js';
 import { qemuTarget } from '../../src/targets/registry.js';
@@ -31,6 +33,17 @@ test('the plan is a pure function of its inputs', () => {
   assert.deepEqual(planBake(inputs()), planBake(inputs()));
   assert.notEqual(planBake(inputs()).key, planBake(inputs({ app: { ...inputs().app, sha256: hash('9') } })).key);
   assert.notEqual(planBake(inputs()).key, planBake(inputs({ kernel: { ...inputs().kernel, sha256: hash('8') } })).key);
+});
+
+test('the cache key covers the supply chain format: new inventory or SBOM code is never served from an old cache', () => {
+  const plan = planBake(inputs());
+  assert.equal(plan.manifest.kiln.supply, SUPPLY_FORMAT);
+  assert.deepEqual(planBake(inputs(), { supply: SUPPLY_FORMAT }), plan);
+  const bumped = planBake(inputs(), { supply: SUPPLY_FORMAT + 1 });
+  assert.notEqual(bumped.key, plan.key);
+  assert.equal(bumped.manifest.kiln.supply, SUPPLY_FORMAT + 1);
+  // The manifest schema keeps the field (a stripped field would change the image identity on reload).
+  assert.equal(ImageManifestSchema.parse({ ...plan.manifest, initrd: { file: 'initrd', sha256: hash('1'), size: 1 } }).kiln.supply, SUPPLY_FORMAT);
 });
 
 test('the guest tree holds the shim, the app, its loader and libraries, modules and the skeleton', () => {

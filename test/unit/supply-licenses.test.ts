@@ -2,7 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { checkLicense, isCopyleft, policyViolations } from '../../src/supply/licenses.js';
-import { debianExpressionToSpdx, debianLicense, dep5License, statementLicense } from '../../src/supply/debian-license.js';
+import { debianExpressionToSpdx, debianLicense, debianLicenseToSpdx, dep5License, licenseFromCopyright, packageLicense, statementLicense } from '../../src/supply/debian-license.js';
+import * as debianModule from '../../src/debian/license.js';
 import { enforceLicensePolicy } from '../../src/supply/bake.js';
 import { licenseReport, sourceOffer } from '../../src/supply/bundle.js';
 import type { Component } from '../../src/image/components.js';
@@ -57,8 +58,9 @@ test('Debian copyright files: DEP-5 short names map to SPDX; free-form GNU state
   assert.equal(debianExpressionToSpdx('GPL-2+ or Artistic-2'), 'GPL-2.0-or-later OR Artistic-2.0');
   assert.equal(debianExpressionToSpdx('Expat'), 'MIT');
   assert.equal(debianExpressionToSpdx('BSD-3-clause and LGPL-2.1+'), 'BSD-3-Clause AND LGPL-2.1-or-later');
-  assert.equal(debianExpressionToSpdx('GPL-3+ with Autoconf exception'), undefined);
-  assert.equal(debianExpressionToSpdx('SomethingHomeMade'), undefined);
+  assert.equal(debianExpressionToSpdx('GPL-3+ with Autoconf exception'), 'GPL-3.0-or-later WITH Autoconf-exception-3.0');
+  // A named license with no SPDX id keeps its name as a valid LicenseRef.
+  assert.equal(debianExpressionToSpdx('SomethingHomeMade'), 'LicenseRef-Debian-SomethingHomeMade');
   const dep5 = 'Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/\nUpstream-Name: x\n\nFiles: debian/*\nLicense: GPL-2+\n\nFiles: *\nCopyright: 2020 Someone\nLicense: BSD-3-clause\n Redistribution and use...\n';
   assert.equal(dep5License(dep5), 'BSD-3-Clause');
   assert.equal(dep5License('This is not DEP-5.\n'), undefined);
@@ -70,4 +72,42 @@ test('Debian copyright files: DEP-5 short names map to SPDX; free-form GNU state
   assert.deepEqual(debianLicense('glibc', glibc), { license: 'LGPL-2.1-or-later', via: 'known' });
   assert.equal(statementLicense('This library (libselinux) is public domain software.\n\nParts: GNU Lesser General Public License, version 2.1 of the License, or (at your option) any later version.'), 'LicenseRef-public-domain');
   assert.deepEqual(debianLicense('some-source', undefined), { license: 'NOASSERTION', via: 'none' });
+  // libxcrypt's wording of "or later" (libcrypt1 on the host).
+  assert.equal(statementLicense('The overall license for libxcrypt is the GNU Lesser General Public\nLicense, version 2.1 (or, at your option, any later version); see'), 'LGPL-2.1-or-later');
+  assert.equal(statementLicense('under the terms of the GNU General Public License version 2, as published'), 'GPL-2.0-only');
+});
+
+test('one Debian mapping: src/debian re-exports src/supply, and every named license gives valid SPDX', () => {
+  assert.equal(debianModule.debianExpressionToSpdx, debianExpressionToSpdx);
+  assert.equal(debianModule.licenseFromCopyright, licenseFromCopyright);
+  assert.equal(debianModule.packageLicense, packageLicense);
+  const named: [string, string][] = [
+    ['GPL-2+ with OpenSSL exception', 'LicenseRef-Debian-GPL-2-or-later-with-OpenSSL-exception'],
+    ['LGPL-2.1+ or Weird License (v3)', 'LGPL-2.1-or-later OR LicenseRef-Debian-Weird-License-v3'],
+    ['GPL-2+ with Autoconf exception', 'GPL-2.0-or-later WITH Autoconf-exception-2.0'],
+    ['GPL-2.0+', 'GPL-2.0-or-later'],
+    ['Permissive+', 'LicenseRef-Debian-Permissive-or-later'],
+    ['((unbalanced', 'LicenseRef-Debian-unbalanced'],
+    ['GPL-2+, and BSD-3-clause or MIT', 'GPL-2.0-or-later AND (BSD-3-Clause OR MIT)'],
+    ['', 'NOASSERTION'],
+    ['GFDL-NIV-1.3+', 'GFDL-1.3-no-invariants-or-later'],
+    ['APACHE-2-LLVM-EXCEPTIONS or MIT', 'Apache-2.0 WITH LLVM-exception OR MIT'],
+  ];
+  for (const [debian, spdx] of named) {
+    assert.equal(debianExpressionToSpdx(debian), spdx, debian);
+    assert.equal(checkLicense(spdx).valid, true, spdx);
+  }
+  assert.equal(debianLicenseToSpdx('Sleepycat'), 'Sleepycat');
+  assert.equal(debianLicenseToSpdx('Ünïcode Licence'), 'LicenseRef-Debian-n-code-Licence');
+  // DEP-5 with a license Debian names but SPDX does not: the name is kept, via dep5.
+  const custom = 'Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/\n\nFiles: *\nCopyright: x\nLicense: Custom-Permissive\n text\n';
+  assert.deepEqual(debianLicense('somesrc', custom), { license: 'LicenseRef-Debian-Custom-Permissive', via: 'dep5' });
+  assert.equal(licenseFromCopyright(custom), 'LicenseRef-Debian-Custom-Permissive');
+  // The old Format-Specification header of DEP-5 drafts is still DEP-5.
+  assert.equal(dep5License('Format-Specification: http://svn.debian.org/wsvn/dep/web/deps/dep5.mdwn?op=file&rev=135\n\nFiles: *\nLicense: GPL-2+\n'), 'GPL-2.0-or-later');
+  // Free-form files without a recognisable statement stay NOASSERTION, in both entry points.
+  const prose = 'This package was debianized by someone.\nIt may be used freely, see the upstream site.\n';
+  assert.deepEqual(debianLicense('somesrc', prose), { license: 'NOASSERTION', via: 'none' });
+  assert.equal(packageLicense('somesrc', prose), 'NOASSERTION');
+  assert.equal(licenseFromCopyright(prose), 'NOASSERTION');
 });
