@@ -11,7 +11,7 @@ const runs = Number(process.argv[2] ?? 50);
 const cache = process.env.KILN_CACHE_DIR ?? join(homedir(), '.cache', 'kiln-test');
 const ctx = createContext({ paths: { cache, state: join(tmpdir(), 'kiln-bench-state') } });
 const toolchain = await installToolchain(ctx);
-const musl = toolchain.tuples.find((t) => t.tuple.name === 'x86_64-kiln-linux-musl');
+const musl = toolchain.tuples.find((t) => t.tuple === 'x86_64-kiln-linux-musl');
 if (!musl) throw new Error('the x86_64-kiln-linux-musl tuple is not installed');
 
 const timeOf = (program, args) => {
@@ -33,3 +33,10 @@ const fmt = (s) => `min ${s.min.toFixed(2)} ms, median ${s.median.toFixed(2)} ms
 console.log(`  wrapper -dumpmachine: ${fmt(wrapper)}`);
 console.log(`  gcc -dumpmachine:     ${fmt(direct)}`);
 console.log(`  ratio (median):       ${(wrapper.median / direct.median).toFixed(2)}x`);
+// A real compile: the wrapper's argument checks and specs on top of gcc's own work.
+const object = join(tmpdir(), `kiln-bench-${process.pid}.o`);
+const compileWrapped = timeOf(join(toolchain.binDir, 'x86_64-kiln-linux-musl-gcc'), ['-O2', '-c', 'examples/hello/hello.c', '-o', object]);
+const compileDirect = timeOf('musl-gcc', ['-O2', '-c', 'examples/hello/hello.c', '-o', object]);
+console.log(`  wrapper -c hello.c:   ${fmt(compileWrapped)}`);
+console.log(`  musl-gcc -c hello.c:  ${fmt(compileDirect)}`);
+console.log(`  ratio (median):       ${(compileWrapped.median / compileDirect.median).toFixed(2)}x`);
