@@ -1,7 +1,9 @@
+import { spawn } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { mkdtemp, mkdir } from 'node:fs/promises';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { PassThrough } from 'node:stream';
 import { createContext, type Context } from '../src/context.js';
 import { MemoryReporter } from '../src/events.js';
@@ -73,4 +75,38 @@ export async function fetchFromGuest(
   }
   stop.abort();
   return { page, result: await running };
+}
+
+/** The built CLI, run the way a user runs `kiln`. */
+export const KILN_CLI = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
+
+export interface CliRun {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * Starts the kiln CLI as a child process with the shared test cache (unless env says
+ * otherwise); `done` settles with its exit code and output, `kill` sends SIGKILL.
+ */
+export function spawnKiln(args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): { done: Promise<CliRun>; kill: () => void; pid: number } {
+  const child = spawn(process.execPath, [KILN_CLI, ...args], {
+    env: { ...process.env, KILN_CACHE_DIR: SHARED_CACHE, ...options.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    ...(options.cwd ? { cwd: options.cwd } : {}),
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const done = new Promise<CliRun>((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+  return { done, kill: () => child.kill('SIGKILL'), pid: child.pid! };
+}
+
+export function runKiln(args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<CliRun> {
+  return spawnKiln(args, options).done;
 }

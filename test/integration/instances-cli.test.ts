@@ -1,32 +1,18 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { findFreePort } from '../../src/launch/ports.js';
-import { buildC, SHARED_CACHE, tempDir, testContext } from '../helpers.js';
+import { buildC, tempDir, testContext, runKiln, type CliRun } from '../helpers.js';
 
 /** `kiln launch -d`, `ps`, `logs`, `inspect`, `stop`, `rm` as a user types them. */
-const KILN = new URL('../../src/cli/main.js', import.meta.url).pathname;
 let work: string;
 let state: string;
 let image: string;
 
-function kiln(args: string[], cwd?: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [KILN, ...args], {
-      env: { ...process.env, KILN_CACHE_DIR: SHARED_CACHE, KILN_STATE_DIR: state },
-      stdio: ['ignore', 'pipe', 'pipe'],
-      ...(cwd ? { cwd } : {}),
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
+function kiln(args: string[], cwd?: string): Promise<CliRun> {
+  return runKiln(args, { ...(cwd ? { cwd } : {}), env: { KILN_STATE_DIR: state } });
 }
 
 before(async () => {

@@ -1,6 +1,5 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { bakeProject } from '../../src/build/bake-project.js';
@@ -8,7 +7,7 @@ import { loadImage } from '../../src/image/manifest.js';
 import { listEntries, hashTree } from '../../src/store/index.js';
 import { qemuTarget } from '../../src/targets/registry.js';
 import { run } from '../../src/util/exec.js';
-import { fetchFromGuest, launchCaptured, SHARED_CACHE, tempDir, testContext } from '../helpers.js';
+import { fetchFromGuest, launchCaptured, SHARED_CACHE, tempDir, testContext, spawnKiln } from '../helpers.js';
 
 /**
  * The package flow end to end through the CLI: a project that depends on the catalogue's
@@ -19,15 +18,9 @@ import { fetchFromGuest, launchCaptured, SHARED_CACHE, tempDir, testContext } fr
  * run on a machine builds it (about 40 s at -O0 on 2 busy cores).
  */
 
-const KILN = new URL('../../src/cli/main.js', import.meta.url).pathname;
 
-function kiln(args: string[], cwd: string, cache = SHARED_CACHE): { done: Promise<{ code: number | null; stdout: string; stderr: string }>; kill: () => void; pid: number } {
-  const child = spawn(process.execPath, [KILN, ...args], { cwd, env: { ...process.env, KILN_CACHE_DIR: cache }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-  child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-  return { done: new Promise((resolve) => child.once('close', (code) => resolve({ code, stdout, stderr }))), kill: () => child.kill('SIGKILL'), pid: child.pid! };
+function kiln(args: string[], cwd: string, cache = SHARED_CACHE): ReturnType<typeof spawnKiln> {
+  return spawnKiln(args, { cwd, env: { KILN_CACHE_DIR: cache } });
 }
 
 async function project(toml: string, files: Record<string, string> = {}): Promise<string> {

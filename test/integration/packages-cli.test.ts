@@ -1,6 +1,5 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { createReadStream } from 'node:fs';
 import { cp, readFile, stat, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
@@ -8,33 +7,18 @@ import type { AddressInfo } from 'node:net';
 import { join, normalize } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { sha256 } from '../../src/util/fs.js';
-import { SHARED_CACHE, tempDir } from '../helpers.js';
+import { tempDir, runKiln, type CliRun } from '../helpers.js';
 
 /**
  * The package workflow as a user types it: kiln init, kiln add from a local index and from an
  * index served over HTTP (on 127.0.0.1), kiln lock / tree / why, --frozen refusing drift, and
  * the explanation when no versions fit.
  */
-const KILN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 const FIXTURES = fileURLToPath(new URL('../../../test/fixtures/packages', import.meta.url));
 
-interface Ran {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
 
-function kiln(args: string[], cwd: string): Promise<Ran> {
-  return new Promise((resolve, reject) => {
-    const env = { ...process.env, KILN_CACHE_DIR: SHARED_CACHE, KILN_CATALOGUE_DIR: join(FIXTURES, 'catalogue') };
-    const child = spawn(process.execPath, [KILN, ...args], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
+function kiln(args: string[], cwd: string): Promise<CliRun> {
+  return runKiln(args, { cwd, env: { KILN_CATALOGUE_DIR: join(FIXTURES, 'catalogue') } });
 }
 
 /** A static file server for a directory, as any web server would serve an index. */

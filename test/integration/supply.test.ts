@@ -1,6 +1,5 @@
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { cp, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { bake } from '../../src/bake/index.js';
@@ -8,7 +7,7 @@ import type { Component } from '../../src/image/components.js';
 import { qemuTarget } from '../../src/targets/registry.js';
 import { run } from '../../src/util/exec.js';
 import { sha256 } from '../../src/util/fs.js';
-import { SHARED_CACHE, tempDir, testContext } from '../helpers.js';
+import { tempDir, testContext, runKiln, type CliRun } from '../helpers.js';
 import { cycloneDxValidator, spdxValidator } from '../supply-schemas.js';
 
 /**
@@ -17,18 +16,9 @@ import { cycloneDxValidator, spdxValidator } from '../supply-schemas.js';
  * CLI, offline, from the image directory alone. No boot is needed.
  */
 
-const KILN = new URL('../../src/cli/main.js', import.meta.url).pathname;
 
-function kiln(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [KILN, ...args], { env: { ...process.env, KILN_CACHE_DIR: SHARED_CACHE, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
+function kiln(args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliRun> {
+  return runKiln(args, { env });
 }
 
 const { ctx } = testContext();
