@@ -99,6 +99,8 @@ async function npmPack(ctx: Context, spec: string, member: string | undefined, e
       const wanted = member.replace(/^\.?\//, '');
       await extractTar({ file, cwd: out, preserveOwner: false, filter: (path) => path.replace(/^\.?\//, '') === wanted });
       file = join(out, wanted);
+      // The schema refuses '..' already; this keeps a member from ever naming a host file.
+      if (!file.startsWith(`${out}/`)) throw new KilnError(ErrorCodes.SOURCE_FETCH_FAILED, `${spec}: member ${member} is outside the tarball`, { hint: 'name a file inside the npm tarball, e.g. package/deps/x.tar.gz' });
       if (!(await exists(file))) throw new KilnError(ErrorCodes.SOURCE_FETCH_FAILED, `${spec} has no file ${member}`, { hint: `list it with: npm pack ${spec} && tar -tzf <tarball>` });
     }
     const actual = await sha256File(file);

@@ -31,10 +31,25 @@ export const BASE_PATH = '/usr/local/bin:/usr/bin:/bin:/usr/local/sbin:/usr/sbin
  * the fixed path ($1, BUILD_ROOT, an empty directory on the host), then the host's root file
  * system becomes read-only there; the bind mount is a mount of its own, so it stays writable.
  * A step that would `make install` onto the host, or write under /etc, fails with "Read-only
- * file system" instead. The step then starts in $2, a directory under the fixed path. A fixed
+ * file system" instead. Steps run without capabilities, so they cannot remount anything back. The step then starts in $2, a directory under the fixed path. A fixed
  * script: paths and the step's argv are its positional arguments, never pasted into it.
  */
-export const CONFINE_SCRIPT = 'mount --make-rprivate / && mount --bind "$0" "$1" && mount -o remount,bind,ro / && cd "$2" && shift 2 && exec "$@"';
+export const CONFINE_SCRIPT = [
+  'mount --make-rprivate /',
+  'mount --bind "$0" "$1"',
+  'mount -o remount,bind,ro /',
+  // The host's writable shared places become private and empty, its kernel knobs read-only.
+  'mount -t tmpfs -o mode=0755 tmpfs /run',
+  'mount -t tmpfs -o mode=1777 tmpfs /dev/shm',
+  'mount -o remount,bind,ro /sys',
+  'mount --bind /proc/sys /proc/sys',
+  'mount -o remount,bind,ro /proc/sys',
+  'cd "$2"',
+  'shift 2',
+  // The step runs with no capabilities at all (and can gain none): it cannot undo the mounts
+  // above, mount anything, or override file permissions, though its uid is still 0.
+  'exec setpriv --no-new-privs --bounding-set -all --inh-caps -all --ambient-caps -all -- "$@"',
+].join(' && ');
 
 function confined(work: string, cwd: string, argv: readonly string[]): string[] {
   return ['--net', '--mount', '--', '/bin/sh', '-c', CONFINE_SCRIPT, work, BUILD_ROOT, cwd, ...argv];

@@ -16,7 +16,13 @@ export const ComponentSchema = z.object({
   license: z.string().optional(),
   /** For Debian packages (the kernel, libraries, packages used as inputs). OSV's Debian ecosystem names source packages. */
   debian: z
-    .object({ package: z.string(), version: z.string(), architecture: z.string().optional(), source: z.object({ package: z.string(), version: z.string() }) })
+    .object({
+      // Debian's name rules: the bundle writer uses these as file names.
+      package: z.string().regex(/^[a-z0-9][a-z0-9+.-]+$/),
+      version: z.string(),
+      architecture: z.string().optional(),
+      source: z.object({ package: z.string().regex(/^[a-z0-9][a-z0-9+.-]+$/), version: z.string() }),
+    })
     .optional(),
   /** Guest paths of the image's files that belong to this component. */
   files: z.array(z.string()),

@@ -24,8 +24,14 @@ const IndexSchema = z
       .refine((u) => /^https?:\/\//.test(u), 'must be an http:// or https:// URL')
       .optional()
       .describe('an index served over HTTP: <url>/index.json and <url>/<name>/<version>/recipe.toml'),
+    insecure: z.boolean().optional().describe('allow a plain http:// index on another host (its answers are not authenticated)'),
   })
   .strict()
+  // index.json carries the hashes everything else is checked against, so whoever answers a plain
+  // http:// request could hand out any recipe: https, or this machine, unless the user says so.
+  .refine((i) => i.url === undefined || i.insecure === true || /^https:\/\//.test(i.url) || /^http:\/\/(127\.\d+\.\d+\.\d+|localhost|\[::1\])(:\d+)?(\/|$)/.test(i.url), {
+    message: 'a plain http:// index must be on this machine (127.0.0.1, localhost); use https://, or set insecure = true',
+  })
   .refine((i) => (i.path === undefined) !== (i.url === undefined), { message: 'give exactly one of path or url' });
 
 const spdxId = z.string().regex(/^[A-Za-z0-9.+-]+$/, 'must be an SPDX license id');

@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { dirname, resolve } from 'node:path';
+import { dirname, posix, resolve } from 'node:path';
 import { parse as parseToml, TomlError } from 'smol-toml';
 import semver from 'semver';
 import { z } from 'zod';
@@ -20,7 +20,10 @@ import { invalidSpdxIds } from './spdx.js';
 export const PACKAGE_NAME = /^[a-z0-9][a-z0-9+._-]*$/;
 const sha = z.string().regex(/^[0-9a-f]{64}$/, 'must be a lowercase hex sha256');
 const noNul = z.string().refine((s) => !s.includes('\0'), 'must not contain NUL characters');
-const absolutePath = noNul.refine((s) => s.startsWith('/'), 'must be an absolute path');
+// Normalised and without '..': these paths are joined onto install trees and staging roots,
+// and '/../../etc/shadow' would otherwise reach the host's files.
+const absolutePath = noNul.refine((s) => s.startsWith('/') && posix.normalize(s) === s && !s.split('/').includes('..'), 'must be a normalised absolute path without ..');
+const relativeInside = noNul.refine((p) => !p.startsWith('/') && !p.split('/').includes('..'), 'must be a relative path inside the recipe directory');
 const envName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be a valid environment variable name');
 const packageName = z.string().regex(PACKAGE_NAME, 'must be lowercase letters, digits and + . _ -');
 const version = z.string().refine((v) => semver.valid(v) !== null, 'must be a semantic version such as 1.2.3');
@@ -35,11 +38,11 @@ export const SourceSchema = z
     url: z.string().url().optional().describe('http(s) URL of the source archive or file'),
     path: noNul.optional().describe('a file or directory, relative to the recipe'),
     npm: z.string().regex(/^(@[a-z0-9._-]+\/)?[a-z0-9._-]+@[0-9][^\s]*$/, 'must be NAME@EXACT-VERSION').optional().describe("an npm package tarball, fetched with `npm pack` through the host's npm configuration"),
-    member: noNul.optional().describe('with npm: the file inside the npm tarball that is the source (e.g. package/deps/x.tar.gz)'),
+    member: relativeInside.optional().describe('with npm: the file inside the npm tarball that is the source (e.g. package/deps/x.tar.gz)'),
     sha256: sha.optional().describe('sha256 of the file used (for npm: of the member, or of the tarball); required except for directories'),
     extract: z.boolean().optional().describe('unpack a .tar(.gz|.xz|.bz2) archive (default: true for archives)'),
     strip: z.number().int().min(0).max(8).optional().describe('leading path components to drop when unpacking (default 1)'),
-    into: noNul.optional().describe('subdirectory of the build tree to put it in'),
+    into: relativeInside.optional().describe('subdirectory of the build tree to put it in'),
   })
   .strict()
   .refine((s) => [s.url, s.path, s.npm].filter((v) => v !== undefined).length === 1, { message: 'give exactly one of url, path or npm' })
@@ -58,7 +61,7 @@ export const DebianSchema = z
 /** A file or directory kept beside the recipe (e.g. nginx.conf) that goes into images at `dest`. */
 export const DataSchema = z
   .object({
-    path: noNul.refine((p) => !p.startsWith('/') && !p.split('/').includes('..'), 'must be a relative path inside the recipe directory').describe('file or directory, relative to the recipe'),
+    path: relativeInside.describe('file or directory, relative to the recipe'),
     dest: absolutePath.describe('where it goes in the guest'),
   })
   .strict();
@@ -69,7 +72,11 @@ export const BuildSchema = z
     steps: z.array(z.array(noNul).min(1)).min(1).describe('argv lists run in order in the build tree; $KILN_* variables are expanded'),
     env: z.record(envName, noNul).default({}).describe('extra environment for the steps'),
   })
-  .strict();
+  .strict()
+  .refine((b) => b.env.SOURCE_DATE_EPOCH === undefined || /^\d+$/.test(b.env.SOURCE_DATE_EPOCH), {
+    message: 'SOURCE_DATE_EPOCH must be a whole number of seconds',
+    path: ['env', 'SOURCE_DATE_EPOCH'],
+  });
 
 export const RuntimeDefaultsSchema = z
   .object({

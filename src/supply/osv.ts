@@ -169,7 +169,9 @@ function inRange(range: OsvRange, version: string, compare: (a: string, b: strin
 
 /** The first `fixed` version above `version` in the ranges, for "upgrade to" hints. */
 export function fixedVersion(affected: OsvAffected, version: string, compare: (a: string, b: string) => number): string | undefined {
-  const fixes = (affected.ranges ?? []).flatMap((range) => range.events.map((event) => event.fixed).filter((fixed): fixed is string => fixed !== undefined && compare(fixed, version) > 0));
+  // Only ranges that hold this version, and never GIT ranges (their events are commit ids).
+  const holding = (affected.ranges ?? []).filter((range) => range.type !== 'GIT' && inRange(range, version, compare));
+  const fixes = holding.flatMap((range) => range.events.map((event) => event.fixed).filter((fixed): fixed is string => fixed !== undefined && compare(fixed, version) > 0));
   return fixes.sort(compare)[0];
 }
 

@@ -95,6 +95,18 @@ test("a step cannot write to the host outside its work tree (the host's root is 
   await assert.rejects(lstat(probe), 'nothing was written under /etc');
 });
 
+test('a step has no capabilities: it cannot remount the host writable, and /dev/shm is its own', async () => {
+  const marker = `/dev/shm/kiln-sandbox-probe-${process.pid}`;
+  const { ctx, loaded } = await setup(`[build]\nsteps = [["touch", "${marker}"], ["mount", "-o", "remount,rw", "/"]]\n`);
+  await assert.rejects(buildRecipe(ctx, { loaded, kind: 'package', deps: [] }), (error: unknown) => {
+    assert.ok(isKilnError(error, ErrorCodes.BUILD_FAILED), String(error));
+    assert.match(error.message, /step 2\/2/);
+    assert.ok(error.details.some((d) => /permission denied|must be superuser|Operation not permitted/i.test(d)), error.details.join('\n'));
+    return true;
+  });
+  await assert.rejects(lstat(marker), "the step's /dev/shm is a private tmpfs, not the host's");
+});
+
 test('a failing step keeps its log, names the argv, and leaves the store untouched', async () => {
   const { ctx, loaded } = await setup(`[build]\nsteps = [["sh", "-c", "echo step one ran"], ["sh", "-c", "echo about to fail; echo oops >&2; exit 3"], ["true"]]\n`);
   const error = await buildRecipe(ctx, { loaded, kind: 'package', deps: [] }).then(

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
+import { writeFileAtomically } from '../../util/fs.js';
 import type { Command } from 'commander';
 import { parse as parseToml } from 'smol-toml';
 import type { Context } from '../../context.js';
@@ -51,7 +51,7 @@ export async function sbomCommand(ctx: Context, image: string, options: { format
     throw new KilnError(ErrorCodes.USAGE, `unknown SBOM format "${options.format}"`, { hint: 'use --format cyclonedx or --format spdx' });
   }
   const text = JSON.stringify(await imageSbomDocument(ctx, image, options.format), null, 2) + '\n';
-  if (options.output) await writeFile(options.output, text);
+  if (options.output) await writeFileAtomically(options.output, text);
   else process.stdout.write(text);
   return 0;
 }

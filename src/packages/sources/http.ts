@@ -75,7 +75,8 @@ export class HttpSource implements PackageSource {
     const file = join(dir, 'recipe.toml');
     const bytes = await readFile(file).catch(() => undefined);
     if (!bytes || sha256(bytes) !== recipeSha256) return undefined;
-    return checkIdentity({ recipe: parseRecipe(bytes.toString('utf8'), `${name} ${version} from ${this.base()}`), file, dir, sha256: recipeSha256 }, name, version);
+    const loaded = { recipe: parseRecipe(bytes.toString('utf8'), `${name} ${version} from ${this.base()}`), file, dir, sha256: recipeSha256 };
+    return checkIdentity(refuseLocalPaths(loaded, this.base()), name, version);
   }
 
   async recipe(name: string, version: string): Promise<LoadedRecipe> {
@@ -97,6 +98,22 @@ export class HttpSource implements PackageSource {
     }
     const text = bytes.toString('utf8');
     const loaded: LoadedRecipe = { recipe: parseRecipe(text, `${name} ${version} from ${this.base()}`), file, dir, sha256: entry.recipeSha256 };
-    return checkIdentity(loaded, name, version);
+    return checkIdentity(refuseLocalPaths(loaded, this.base()), name, version);
   }
+}
+
+/**
+ * A recipe from the network may only name hashed downloads: a `path` source or a [[data]]
+ * file would be read from this machine (`path = "/root/.ssh"`), and end up in a store entry
+ * and an image.
+ */
+function refuseLocalPaths(loaded: LoadedRecipe, base: string): LoadedRecipe {
+  const { recipe } = loaded;
+  const local = [...recipe.sources.filter((source) => source.path !== undefined).map((source) => `source path ${source.path}`), ...(recipe.data ?? []).map((item) => `data ${item.path}`)];
+  if (local.length > 0) {
+    throw new KilnError(ErrorCodes.INDEX_INVALID, `${recipe.package.name} ${recipe.package.version} from ${base} names local files: ${local.join(', ')}`, {
+      hint: 'recipes served over HTTP may only use url or npm sources with their sha256',
+    });
+  }
+  return loaded;
 }
