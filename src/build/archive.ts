@@ -1,3 +1,5 @@
+import { once } from 'node:events';
+import { pipeline } from 'node:stream/promises';
 import { spawn } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
 import { mkdir, open, rm } from 'node:fs/promises';
@@ -41,17 +43,15 @@ async function asReadableTar(file: string, kind: ArchiveKind, scratch: string): 
   if (!tool) return file;
   await mkdir(scratch, { recursive: true });
   const out = join(scratch, 'decompressed.tar');
-  await new Promise<void>((resolve, reject) => {
-    const child = spawn(tool[0], ['-dc', file], { stdio: ['ignore', 'pipe', 'pipe'] });
-    const sink = createWriteStream(out);
-    let stderr = '';
-    child.stdout.pipe(sink);
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.on('error', (error: NodeJS.ErrnoException) => reject(error.code === 'ENOENT' ? toolMissing(tool[0], error) : error));
-    child.on('close', (code) =>
-      sink.on('close', () => (code === 0 ? resolve() : reject(new KilnError(ErrorCodes.SOURCE_FETCH_FAILED, `${tool[0]} could not decompress ${file}`, { details: [stderr.trim()] })))),
-    );
+  const child = spawn(tool[0], ['-dc', file], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  // Both must finish: the output fully written (or failed) and the tool exited with its code.
+  const exited = once(child, 'exit').catch((error: NodeJS.ErrnoException) => {
+    throw error.code === 'ENOENT' ? toolMissing(tool[0], error) : error;
   });
+  const [, [code]] = await Promise.all([pipeline(child.stdout, createWriteStream(out)), exited]);
+  if (code !== 0) throw new KilnError(ErrorCodes.SOURCE_FETCH_FAILED, `${tool[0]} could not decompress ${file}`, { details: [stderr.trim()] });
   return out;
 }
 
@@ -75,10 +75,23 @@ export function entryProblem(entry: { path: string; type: string; linkpath?: str
   }
   const target = entry.linkpath ?? '';
   if (type === 'SymbolicLink') {
-    seenLinks.add(stripped);
     if (target.startsWith('/')) return `is a symlink to the absolute path ${target}`;
-    const resolved = posix.normalize(posix.join(posix.dirname(stripped), target));
-    if (resolved === '..' || resolved.startsWith('../')) return `is a symlink to ${target}, outside the tree`;
+    // Walk the target the way the kernel would: a '..' after passing through another symlink
+    // of the archive goes wherever that link points, which text normalisation cannot see.
+    const at = segments(posix.dirname(stripped));
+    let throughLink = false;
+    for (const part of target.split('/')) {
+      if (part === '' || part === '.') continue;
+      if (part === '..') {
+        if (throughLink) return `is a symlink to ${target}, which climbs back through another symlink`;
+        if (at.length === 0) return `is a symlink to ${target}, outside the tree`;
+        at.pop();
+      } else {
+        at.push(part);
+        if (seenLinks.has(at.join('/'))) throughLink = true;
+      }
+    }
+    seenLinks.add(stripped);
   }
   if (type === 'Link') {
     if (target.startsWith('/') || target.split('/').includes('..')) return `is a hardlink to ${target}, outside the tree`;

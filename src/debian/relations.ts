@@ -1,3 +1,4 @@
+import { KilnError, ErrorCodes } from '../errors.js';
 import { compareDebianVersions } from '../components/debian-version.js';
 
 /**
@@ -30,7 +31,9 @@ export function parseRelations(field: string | undefined): Clause[] {
     const clause: Clause = [];
     for (const raw of rawClause.split('|')) {
       const match = ALTERNATIVE.exec(raw.trim());
-      if (!match) throw new Error(`cannot parse the package relation "${raw.trim()}"`);
+      if (!match) {
+        throw new KilnError(ErrorCodes.DEBIAN_UNRESOLVABLE, `cannot parse the package relation "${raw.trim()}"`, { hint: "the package's Depends field is not in Debian's relation syntax" });
+      }
       const [, name, archQualifier, op, version] = match;
       clause.push({
         name: name!,

@@ -49,7 +49,9 @@ export async function withPidLock<T>(path: string, options: PidLockOptions, body
   try {
     return await body();
   } finally {
-    await unlink(path).catch(() => {});
+    // Only our own lock: if ours was ever taken as dead, the file now belongs to someone else.
+    const me = selfRef();
+    if ((await readFile(path, 'utf8').catch(() => '')) === `${me.pid} ${me.start}\n`) await unlink(path).catch(() => {});
   }
 }
 

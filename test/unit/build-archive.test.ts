@@ -110,6 +110,14 @@ test('strip is part of the check: a link that stays inside pkg/ only before stri
   assert.match(entryProblem({ path: 'pkg/a', type: 'SymbolicLink', linkpath: '../other/x' }, 1, new Set()) ?? '', /outside/);
 });
 
+test("a symlink whose '..' climbs back through another symlink is refused, though its text stays inside", () => {
+  const seen = new Set<string>();
+  // p/a/b/up -> .. lands at a; p/a/b/l -> up/../../.. reads as "." but, through up, leaves the tree.
+  assert.equal(entryProblem({ path: 'p/a/b/up', type: 'SymbolicLink', linkpath: '..' }, 1, seen), undefined);
+  assert.match(entryProblem({ path: 'p/a/b/l', type: 'SymbolicLink', linkpath: 'up/../../..' }, 1, seen) ?? '', /climbs back through another symlink/);
+  assert.equal(entryProblem({ path: 'p/a/b/ok', type: 'SymbolicLink', linkpath: '../c/file' }, 1, seen), undefined);
+});
+
 test('checkArchive lists every bad entry, not only the first', async () => {
   const dir = await tempDir('kiln-archive-');
   const file = join(dir, 'bad.tar');
