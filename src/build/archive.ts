@@ -1,4 +1,5 @@
 import { once } from 'node:events';
+import { linkTargetEscape } from '../util/link-target.js';
 import { pipeline } from 'node:stream/promises';
 import { spawn } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
@@ -76,21 +77,9 @@ export function entryProblem(entry: { path: string; type: string; linkpath?: str
   const target = entry.linkpath ?? '';
   if (type === 'SymbolicLink') {
     if (target.startsWith('/')) return `is a symlink to the absolute path ${target}`;
-    // Walk the target the way the kernel would: a '..' after passing through another symlink
-    // of the archive goes wherever that link points, which text normalisation cannot see.
-    const at = segments(posix.dirname(stripped));
-    let throughLink = false;
-    for (const part of target.split('/')) {
-      if (part === '' || part === '.') continue;
-      if (part === '..') {
-        if (throughLink) return `is a symlink to ${target}, which climbs back through another symlink`;
-        if (at.length === 0) return `is a symlink to ${target}, outside the tree`;
-        at.pop();
-      } else {
-        at.push(part);
-        if (seenLinks.has(at.join('/'))) throughLink = true;
-      }
-    }
+    const escape = linkTargetEscape(stripped, target, seenLinks);
+    if (escape === 'outside') return `is a symlink to ${target}, outside the tree`;
+    if (escape === 'through-link') return `is a symlink to ${target}, which climbs back through another symlink`;
     seenLinks.add(stripped);
   }
   if (type === 'Link') {

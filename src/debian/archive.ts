@@ -1,3 +1,4 @@
+import { linkTargetEscape } from '../util/link-target.js';
 import { spawn } from 'node:child_process';
 import { posix } from 'node:path';
 import { Parser, type ReadEntry } from 'tar';
@@ -93,7 +94,9 @@ function entryProblem(e: DebEntry, symlinks: Set<string>): string | undefined {
   if (e.type === 'symlink') {
     const target = e.linkpath ?? '';
     if (target === '') return 'symlink without a target';
-    if (!target.startsWith('/') && climbsOut(posix.dirname(e.path), target)) return 'symlink points outside the package root';
+    const escape = target.startsWith('/') ? undefined : linkTargetEscape(e.path, target, symlinks);
+    if (escape === 'outside') return 'symlink points outside the package root';
+    if (escape === 'through-link') return 'symlink climbs back through another symlink';
   }
   if (e.type === 'hardlink') {
     const target = (e.linkpath ?? '').replace(/^(\.\/)+/, '');
@@ -105,19 +108,6 @@ function entryProblem(e: DebEntry, symlinks: Set<string>): string | undefined {
     if (symlinks.has(ancestor)) return `lies below the symlink ${ancestor}`;
   }
   return undefined;
-}
-
-/** True when `target`, taken relative to directory `dir` (both inside the root), leaves the root. */
-function climbsOut(dir: string, target: string): boolean {
-  const stack = dir === '' || dir === '.' ? [] : dir.split('/');
-  for (const part of target.split('/')) {
-    if (part === '' || part === '.') continue;
-    if (part === '..') {
-      if (stack.length === 0) return true;
-      stack.pop();
-    } else stack.push(part);
-  }
-  return false;
 }
 
 export function assertSafe(packages: { name: string; entries: DebEntry[] }[]): void {
