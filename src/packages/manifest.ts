@@ -1,10 +1,10 @@
 import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { parse as parseToml, TomlError } from 'smol-toml';
 import { z } from 'zod';
 import { KilnError, ErrorCodes } from '../errors.js';
 import { sha256 } from '../util/fs.js';
-import { RecipeSchema } from './recipe.js';
+import { checkRecipeRules, RecipeSchema } from './recipe.js';
+import { parseTomlDocument } from './toml.js';
 
 /**
  * The project manifest, kiln.toml: a recipe whose source is the project directory, plus the
@@ -53,8 +53,7 @@ export const ProjectManifestSchema = z
       .default({ allow: [], deny: [] }),
   })
   .strict()
-  .refine((r) => !(r.debian && r.build), { message: 'a Debian package recipe has no build steps', path: ['build'] })
-  .refine((r) => !(r.debian && r.sources.length > 0), { message: 'a Debian package recipe has no sources', path: ['sources'] });
+  .superRefine(checkRecipeRules);
 
 export type ProjectManifest = z.infer<typeof ProjectManifestSchema>;
 export type IndexEntry = z.infer<typeof IndexSchema>;
@@ -76,21 +75,11 @@ export function projectJsonSchema(): Record<string, unknown> {
 
 /** Parses kiln.toml text; every schema problem is listed with its path. */
 export function parseManifest(text: string, file: string): ProjectManifest {
-  let data: unknown;
-  try {
-    data = parseToml(text);
-  } catch (error) {
-    const where = error instanceof TomlError ? ` (line ${error.line}, column ${error.column})` : '';
-    throw new KilnError(ErrorCodes.MANIFEST_INVALID, `${file} is not valid TOML${where}`, { cause: error, hint: 'fix the syntax; see https://toml.io' });
-  }
-  const parsed = ProjectManifestSchema.safeParse(data);
-  if (!parsed.success) {
-    throw new KilnError(ErrorCodes.MANIFEST_INVALID, `${file} is not a valid project manifest`, {
-      details: parsed.error.issues.map((issue) => `${issue.path.join('.') || '(top)'}: ${issue.message}`),
-      hint: 'a kiln.toml is a recipe (see `kiln recipe schema`) plus [[indexes]], [target] and [licenses]',
-    });
-  }
-  return parsed.data;
+  return parseTomlDocument(ProjectManifestSchema, text, file, {
+    code: ErrorCodes.MANIFEST_INVALID,
+    noun: 'project manifest',
+    hint: 'a kiln.toml is a recipe (see `kiln recipe schema`) plus [[indexes]], [target] and [licenses]',
+  });
 }
 
 export async function loadProject(dir: string): Promise<LoadedProject> {

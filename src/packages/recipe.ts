@@ -1,11 +1,11 @@
 import { readFile } from 'node:fs/promises';
 import { dirname, posix, resolve } from 'node:path';
-import { parse as parseToml, TomlError } from 'smol-toml';
 import semver from 'semver';
 import { z } from 'zod';
 import { KilnError, ErrorCodes } from '../errors.js';
 import { sha256 } from '../util/fs.js';
 import { invalidSpdxIds } from './spdx.js';
+import { parseTomlDocument } from './toml.js';
 
 /**
  * A recipe: how one version of one package is obtained (sources with sha256, or a Debian
@@ -115,8 +115,13 @@ export const RecipeSchema = z
     data: z.array(DataSchema).default([]).describe('files shipped with the recipe (configuration, pages) that images of it carry'),
   })
   .strict()
-  .refine((r) => !(r.debian && r.build), { message: 'a Debian package recipe has no build steps', path: ['build'] })
-  .refine((r) => !(r.debian && r.sources.length > 0), { message: 'a Debian package recipe has no sources', path: ['sources'] });
+  .superRefine(checkRecipeRules);
+
+/** Rules across sections, for every recipe and so for kiln.toml too. */
+export function checkRecipeRules(recipe: { debian?: unknown; build?: unknown; sources: unknown[] }, ctx: z.RefinementCtx): void {
+  if (recipe.debian && recipe.build) ctx.addIssue({ code: 'custom', message: 'a Debian package recipe has no build steps', path: ['build'] });
+  if (recipe.debian && recipe.sources.length > 0) ctx.addIssue({ code: 'custom', message: 'a Debian package recipe has no sources', path: ['sources'] });
+}
 
 export type Recipe = z.infer<typeof RecipeSchema>;
 export type RecipeSource = z.infer<typeof SourceSchema>;
@@ -136,21 +141,7 @@ export function recipeJsonSchema(): Record<string, unknown> {
 
 /** Parses recipe TOML text; every schema problem is listed with its path. */
 export function parseRecipe(text: string, file: string): Recipe {
-  let data: unknown;
-  try {
-    data = parseToml(text);
-  } catch (error) {
-    const where = error instanceof TomlError ? ` (line ${error.line}, column ${error.column})` : '';
-    throw new KilnError(ErrorCodes.RECIPE_INVALID, `${file} is not valid TOML${where}`, { cause: error, hint: 'fix the syntax; see https://toml.io' });
-  }
-  const parsed = RecipeSchema.safeParse(data);
-  if (!parsed.success) {
-    throw new KilnError(ErrorCodes.RECIPE_INVALID, `${file} is not a valid recipe`, {
-      details: parsed.error.issues.map((issue) => `${issue.path.join('.') || '(top)'}: ${issue.message}`),
-      hint: 'see `kiln recipe schema` for every field',
-    });
-  }
-  return parsed.data;
+  return parseTomlDocument(RecipeSchema, text, file, { code: ErrorCodes.RECIPE_INVALID, noun: 'recipe', hint: 'see `kiln recipe schema` for every field' });
 }
 
 export async function loadRecipe(file: string): Promise<LoadedRecipe> {
