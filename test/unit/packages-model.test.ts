@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { isKilnError } from '../../src/errors.js';
 import { canonicalJson } from '../../src/util/fs.js';
 import { parseManifest } from '../../src/packages/manifest.js';
+import { parseRecipe } from '../../src/packages/recipe.js';
 import { lockProject, readLock, recipeForLocked } from '../../src/packages/lock.js';
 import { initProject, parsePackageSpec, setTomlKey } from '../../src/packages/project.js';
 import { catalogueDir, DirectorySource } from '../../src/packages/sources/index.js';
@@ -98,4 +99,18 @@ test('lockProject: canonical lock, reused unchanged, --update, recipeForLocked c
   assert.equal(loaded.recipe.package.version, '1.1.0');
   await writeFile(loaded.file, (await readFile(loaded.file, 'utf8')) + '\n# changed\n');
   await assert.rejects(recipeForLocked(ctx, project, alpha), (error: unknown) => isKilnError(error, 'KILN_LOCK_DRIFT'));
+});
+
+test('a Debian package recipe or kiln.toml with build steps or sources is refused, each problem named', () => {
+  const text = "[package]\nname = 'x'\nversion = '1.0.0'\nlicense = 'MIT'\n[debian]\npackage = 'hello'\nbinary = '/usr/bin/hello'\n[build]\nsteps = [['true']]\n[[sources]]\npath = 'a'\n";
+  for (const [parse, code] of [[parseRecipe, 'KILN_RECIPE_INVALID'], [parseManifest, 'KILN_MANIFEST_INVALID']] as const) {
+    assert.throws(
+      () => parse(text, 'x.toml'),
+      (error: unknown) =>
+        isKilnError(error) &&
+        error.code === code &&
+        error.details.includes('build: a Debian package recipe has no build steps') &&
+        error.details.includes('sources: a Debian package recipe has no sources'),
+    );
+  }
 });
