@@ -186,6 +186,27 @@ test('an HTTP index serving a recipe that differs from its index.json is refused
   }
 });
 
+test('a recipe served over HTTP that names a local file is refused, even with a matching index', async () => {
+  const other = await tempDir('kiln-packages-local-');
+  const served = join(other, 'repo');
+  await cp(join(FIXTURES, 'http-index'), served, { recursive: true });
+  const recipe = join(served, 'webby', '0.4.0', 'recipe.toml');
+  // Indexed as it is: the hash matches, so only the local-path rule can refuse it.
+  await writeFile(recipe, `${(await readFile(recipe, 'utf8')).replace('test fixture', `local ${Date.now()}`)}\n[[sources]]\npath = "/root/.ssh"\n`);
+  assert.equal((await kiln(['index', 'build', served], other)).code, 0);
+  const index = await serve(other);
+  try {
+    const app = join(other, 'app');
+    assert.equal((await kiln(['init', app], other)).code, 0);
+    await writeFile(join(app, 'kiln.toml'), `${await readFile(join(app, 'kiln.toml'), 'utf8')}\n[[indexes]]\npath = "${localIndex}"\n[[indexes]]\nurl = "${index.url}"\n`);
+    const add = await kiln(['add', 'webby'], app);
+    assert.equal(add.code, 125);
+    assert.match(add.stderr, /KILN_INDEX_INVALID[\s\S]*names local files: source path \/root\/\.ssh/);
+  } finally {
+    index.server.close();
+  }
+});
+
 test('a locked project whose HTTP index is down still passes --frozen from the cached recipes', async () => {
   await new Promise<void>((resolve) => http.server.close(() => resolve()));
   const frozen = await kiln(['lock', '--frozen'], project);

@@ -114,3 +114,19 @@ test('a Debian package recipe or kiln.toml with build steps or sources is refuse
     );
   }
 });
+
+test("paths with '..' in recipes, and plain-http indexes on other hosts, are refused with their paths", () => {
+  const base = "[package]\nname = 'x'\nversion = '1.0.0'\nlicense = 'MIT'\n";
+  const refused = (text: string, parse: (t: string, f: string) => unknown, detail: RegExp) =>
+    assert.throws(
+      () => parse(text, 'x.toml'),
+      (error: unknown) => isKilnError(error) && error.details.some((d) => detail.test(d)),
+    );
+  refused(`${base}[install]\nbinaries = ['/../../etc/shadow']\n`, parseRecipe, /^install\.binaries\.0: must be a normalised absolute path without \.\./);
+  refused(`${base}[[sources]]\nnpm = 'sqlite3@6.0.1'\nmember = '../../../bin/ls'\nsha256 = '${'a'.repeat(64)}'\n`, parseRecipe, /^sources\.0\.member: must be a relative path/);
+  refused(`${base}[[indexes]]\nurl = 'http://packages.example.org/kiln'\n`, parseManifest, /^indexes\.0: a plain http:\/\/ index must be on this machine/);
+  // https, loopback http, and an explicit insecure = true are accepted.
+  for (const index of ["url = 'https://packages.example.org/kiln'", "url = 'http://127.0.0.1:8080/kiln'", "url = 'http://packages.example.org/kiln'\ninsecure = true"]) {
+    assert.equal(parseManifest(`${base}[[indexes]]\n${index}\n`, 'x.toml').indexes.length, 1);
+  }
+});
