@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { rmSync } from 'node:fs';
-import { mkdtemp, mkdir } from 'node:fs/promises';
+import { mkdtemp, mkdir, writeFile } from 'node:fs/promises';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -10,6 +10,7 @@ import { MemoryReporter } from '../src/events.js';
 import { compileC } from '../src/toolchain/musl.js';
 import { launch, type LaunchRequest, type LaunchResult } from '../src/launch/launch.js';
 import { findFreePort } from '../src/launch/ports.js';
+import { requireProgram } from '../src/util/exec.js';
 
 /** One cache per machine for every test run, so Debian's kernel is downloaded once. */
 export const SHARED_CACHE = process.env.KILN_CACHE_DIR ?? join(homedir(), '.cache', 'kiln-test');
@@ -109,4 +110,42 @@ export function spawnKiln(args: string[], options: { cwd?: string; env?: NodeJS.
 
 export function runKiln(args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<CliRun> {
   return spawnKiln(args, options).done;
+}
+
+/**
+ * A stand-in `qemu-system-x86_64` first on PATH, for the host kinds this machine is not:
+ * - `broken-kvm`: with `-accel kvm` it prints what QEMU 7.2 prints on a host whose /dev/kvm
+ *   exists but refuses the vCPU's MSRs (nested-virtualisation stand-ins), then dies by SIGABRT,
+ *   as QEMU does there; with any other accelerator it runs the real QEMU.
+ * - `abort`: it always dies by SIGABRT after one line on stderr (QEMU crashing mid-run).
+ * Core dumps are switched off first, so no `core` file lands anywhere. Returns the environment
+ * to run kiln with, and sets KILN_KVM_DEVICE to a device node that passes kiln's access check.
+ */
+export async function standInQemuEnv(mode: 'broken-kvm' | 'abort'): Promise<NodeJS.ProcessEnv> {
+  const dir = await tempDir('kiln-qemu-stand-in-');
+  const real = await requireProgram('qemu-system-x86_64');
+  const abort = [
+    'ulimit -c 0',
+    'kill -ABRT $$',
+    'exit 99 # not reached: SIGABRT ends the shell',
+  ];
+  const script =
+    mode === 'broken-kvm'
+      ? [
+          '#!/bin/sh',
+          '# kiln test stand-in: QEMU on a host whose KVM aborts at vCPU set-up',
+          'prev=',
+          'for arg in "$@"; do',
+          '  if [ "$prev" = "-accel" ] && [ "${arg%%,*}" = kvm ]; then',
+          "    echo 'qemu-system-x86_64: error: failed to set MSR 0x10a to 0x69' >&2",
+          `    echo "qemu-system-x86_64: ../../target/i386/kvm/kvm.c:2893: kvm_buf_set_msrs: Assertion \\\`ret == cpu->kvm_msr_buf->nmsrs' failed." >&2`,
+          ...abort.map((line) => `    ${line}`),
+          '  fi',
+          '  prev=$arg',
+          'done',
+          `exec '${real}' "$@"`,
+        ]
+      : ['#!/bin/sh', '# kiln test stand-in: a QEMU that aborts', 'echo "qemu-system-x86_64: stand-in abort for a test" >&2', ...abort];
+  await writeFile(join(dir, 'qemu-system-x86_64'), script.join('\n') + '\n', { mode: 0o755 });
+  return { ...process.env, PATH: `${dir}:${process.env.PATH ?? ''}`, KILN_KVM_DEVICE: '/dev/null' };
 }

@@ -2,7 +2,7 @@ import { access, constants, readFile, stat } from 'node:fs/promises';
 import { hostname, release } from 'node:os';
 import { join } from 'node:path';
 import type { Context } from '../context.js';
-import { KilnError, ErrorCodes } from '../errors.js';
+import { KilnError, ErrorCodes, isKilnError } from '../errors.js';
 import type { LoadedImage } from '../image/manifest.js';
 import { GUEST_INIT, runtimeConfRecords } from '../init/contract.js';
 import { toArgv } from '../targets/qemu/options.js';
@@ -130,6 +130,7 @@ async function probeKvm(ctx: Context, image: LoadedImage): Promise<{ usable: boo
     const result = await runVm(ctx, {
       qemu: ARCHS[imageTarget.arch].qemu,
       argv,
+      accel: 'kvm',
       statusPath: runDir.statusPath,
       qmpSocketPath: runDir.qmpSocketPath,
       timeoutSeconds: PROBE_LIMIT_SECONDS,
@@ -137,6 +138,8 @@ async function probeKvm(ctx: Context, image: LoadedImage): Promise<{ usable: boo
     }).catch((error: unknown) => ({ error }));
     const seconds = ((Date.now() - started) / 1000).toFixed(2);
     if ('error' in result) {
+      // QEMU's own words when KVM itself failed; anything else with its details.
+      if (isKilnError(result.error, ErrorCodes.ACCEL_UNAVAILABLE)) return { usable: false, reason: result.error.message };
       const error = result.error as Error & { details?: string[] };
       return { usable: false, reason: `the probe VM failed (${[error.message, ...(error.details ?? [])].join('; ')})` };
     }

@@ -150,6 +150,7 @@ export async function launch(ctx: Context, request: LaunchRequest): Promise<Laun
     const result = await runVm(ctx, {
       qemu: ARCHS[target.arch].qemu,
       argv,
+      accel: accel.accel,
       statusPath: runDir.statusPath,
       qmpSocketPath: runDir.qmpSocketPath,
       ...(request.console && !request.consoleLogPath ? { console: request.console } : {}),

@@ -60,3 +60,38 @@ export function describeExit(report: ExitReport): string {
       return report.forced ? 'the VM was killed after the stop timeout' : 'the VM was stopped';
   }
 }
+
+/** How a host process ended, as Node reports it: an exit status, or the signal that killed it. */
+export interface ProcessEnd {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
+
+/**
+ * "QEMU exited with status 1", "QEMU was killed by SIGABRT". Node gives a null status for a
+ * process killed by a signal, so the signal has to be named instead: "status null" tells nobody
+ * anything.
+ */
+export function describeProcessEnd(name: string, end: ProcessEnd): string {
+  if (end.signal) return `${name} was killed by ${end.signal}`;
+  if (end.code === null) return `${name} ended without an exit status`;
+  return `${name} exited with status ${end.code}`;
+}
+
+/**
+ * QEMU's own words when it could not run a guest under KVM, or undefined when its stderr says
+ * nothing about KVM. It covers a missing or unopenable device ("Could not access KVM kernel
+ * module", "failed to initialize kvm"), a KVM that fails mid-run ("KVM internal error") and a
+ * KVM that refuses the vCPU's set-up, as nested-virtualisation stand-ins do ("failed to set MSR
+ * 0x10a to 0x69" followed by a `kvm_buf_set_msrs` assertion and SIGABRT). Lines are kept in
+ * order, without QEMU's program-name prefix.
+ */
+export function kvmFailureReason(stderr: string): string | undefined {
+  const lines = stderr
+    .split('\n')
+    .map((line) => line.trim())
+    .filter((line) => /\bkvm|\bMSR\b/i.test(line))
+    .map((line) => line.replace(/^\S*qemu[\w.-]*:\s*/, '').replace(/^error:\s*/, ''));
+  const unique = [...new Set(lines)].slice(-4);
+  return unique.length > 0 ? unique.join('; ') : undefined;
+}

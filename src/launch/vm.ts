@@ -6,11 +6,13 @@ import type { ExitReport } from '../events.js';
 import { KilnError, ErrorCodes } from '../errors.js';
 import { toolMissing, lastLines, requireProgram } from '../util/exec.js';
 import { QmpClient } from './qmp.js';
-import { parseStatus } from './status.js';
+import { describeProcessEnd, kvmFailureReason, parseStatus, type ProcessEnd } from './status.js';
 
 export interface VmRunOptions {
   qemu: string;
   argv: string[];
+  /** The accelerator in argv: a KVM failure is then reported as KILN_ACCEL_UNAVAILABLE. */
+  accel: 'kvm' | 'tcg';
   statusPath: string;
   qmpSocketPath: string;
   /** Where the guest console goes; omitted when the console is written to a file by QEMU. */
@@ -28,7 +30,8 @@ export interface VmResult {
   report: ExitReport;
   /** Milliseconds from spawn to the first console byte and to QEMU's exit. */
   timings: { firstOutputMs?: number; exitMs: number };
-  qemuExitCode: number | null;
+  /** How the QEMU process ended (its exit status, or the signal that killed it). */
+  qemuEnd: ProcessEnd;
   consoleTail: string;
 }
 
@@ -66,7 +69,7 @@ export async function runVm(ctx: Context, options: VmRunOptions): Promise<VmResu
   child.stderr!.on('data', (chunk: Buffer) => {
     stderr = (stderr + chunk.toString('utf8')).slice(-CONSOLE_TAIL_BYTES);
   });
-  const exited = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)));
+  const exited = new Promise<ProcessEnd>((resolve) => child.once('close', (code, signal) => resolve({ code, signal })));
 
   let requested: 'timeout' | 'stop' | undefined;
   let forced = false;
@@ -113,7 +116,7 @@ export async function runVm(ctx: Context, options: VmRunOptions): Promise<VmResu
   options.stopSignal?.addEventListener('abort', onAbort, { once: true });
   options.killSignal?.addEventListener('abort', onKill, { once: true });
 
-  const qemuExitCode = await exited;
+  const qemuEnd = await exited;
   timings.exitMs = Date.now() - started;
   if (timeoutTimer) clearTimeout(timeoutTimer);
   options.stopSignal?.removeEventListener('abort', onAbort);
@@ -125,23 +128,26 @@ export async function runVm(ctx: Context, options: VmRunOptions): Promise<VmResu
   if (requested === 'timeout') report = { kind: 'timeout', seconds: options.timeoutSeconds! };
   else if (status.exit) report = status.exit;
   else if (requested === 'stop') report = { kind: 'stopped', forced };
-  else report = { kind: 'crashed', message: crashReason(qemuExitCode, stderr, consoleTail) };
+  else report = { kind: 'crashed', message: crashReason(qemuEnd, stderr, consoleTail) };
 
-  if (report.kind === 'crashed' && /Could not access KVM|failed to initialize kvm|KVM internal error/i.test(stderr)) {
-    throw new KilnError(ErrorCodes.ACCEL_UNAVAILABLE, 'QEMU could not use KVM', {
+  // A KVM that fails (no device, or a vCPU it cannot set up) is the accelerator's fault, not the
+  // app's: say so with QEMU's own words, so that `--accel kvm` on such a host is a coded error.
+  const kvmReason = options.accel === 'kvm' && report.kind === 'crashed' ? kvmFailureReason(stderr) : undefined;
+  if (kvmReason) {
+    throw new KilnError(ErrorCodes.ACCEL_UNAVAILABLE, `QEMU could not run the guest under KVM: ${kvmReason} (${describeProcessEnd('QEMU', qemuEnd)})`, {
       details: lastLines(stderr, 10),
-      hint: 'run with --accel tcg, or --accel auto to let kiln probe what works here',
+      hint: 'use --accel tcg (software emulation), or --accel auto to let kiln probe what works here',
     });
   }
   ctx.reporter.emit({ type: 'vm-exited', status: report });
-  return { report, timings, qemuExitCode, consoleTail };
+  return { report, timings, qemuEnd, consoleTail };
 }
 
-function crashReason(code: number | null, stderr: string, consoleTail: string): string {
+function crashReason(end: ProcessEnd, stderr: string, consoleTail: string): string {
   const panic = consoleTail.match(/Kernel panic[^\n]*/);
   if (panic) return panic[0].trim();
   const qemuError = lastLines(stderr, 3).join(' / ');
-  if (qemuError) return `QEMU exited with status ${code}: ${qemuError}`;
+  if (qemuError) return `${describeProcessEnd('QEMU', end)}: ${qemuError}`;
   if (/Out of memory|oom-kill/i.test(consoleTail)) return 'the guest ran out of memory';
-  return `QEMU exited with status ${code} and the guest sent no status`;
+  return `${describeProcessEnd('QEMU', end)} and the guest sent no status`;
 }

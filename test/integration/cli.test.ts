@@ -5,7 +5,9 @@ import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { findFreePort } from '../../src/launch/ports.js';
-import { buildC, SHARED_CACHE, tempDir, testContext } from '../helpers.js';
+import { loadImage } from '../../src/image/manifest.js';
+import { resolveAccel } from '../../src/launch/accel.js';
+import { buildC, SHARED_CACHE, standInQemuEnv, tempDir, testContext } from '../helpers.js';
 
 /** The real `kiln` executable, as a user runs it: argv in, stdout/stderr/exit status out. */
 const KILN = new URL('../../src/cli/main.js', import.meta.url).pathname;
@@ -16,9 +18,9 @@ interface Ran {
   stderr: string;
 }
 
-function kiln(args: string[], options: { onStdout?: (text: string, child: ReturnType<typeof spawn>) => void } = {}): Promise<Ran> {
+function kiln(args: string[], options: { onStdout?: (text: string, child: ReturnType<typeof spawn>) => void; env?: NodeJS.ProcessEnv } = {}): Promise<Ran> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [KILN, ...args], { env: { ...process.env, KILN_CACHE_DIR: SHARED_CACHE }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [KILN, ...args], { env: { ...(options.env ?? process.env), KILN_CACHE_DIR: SHARED_CACHE }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk: Buffer) => {
@@ -59,15 +61,62 @@ test('kiln launch with default accel says which accelerator it chose and why', a
   assert.match(ran.stderr, /accelerator (tcg|kvm): \S+/);
 });
 
-test('--accel kvm on a host without usable KVM is a coded error, not a hang', async () => {
-  const ran = await kiln(['launch', helloImage, '--accel', 'kvm', '--timeout', '60']);
-  if (existsSync('/dev/kvm')) {
-    assert.ok(ran.code === 0 || /KILN_ACCEL_UNAVAILABLE/.test(ran.stderr), ran.stderr);
-  } else {
-    assert.equal(ran.code, 125);
-    assert.match(ran.stderr, /error KILN_ACCEL_UNAVAILABLE: KVM was requested but this host has no \/dev\/kvm/);
+// The three kinds of host: no /dev/kvm, a /dev/kvm that fails, a working one. The first two are
+// made here whatever the machine (KILN_KVM_DEVICE, a stand-in QEMU); the last needs a machine
+// with a working KVM, where the real-device test below checks what it can.
+test('--accel kvm on a host without /dev/kvm is a coded error with the hint to use TCG', async () => {
+  const ran = await kiln(['launch', helloImage, '--accel', 'kvm', '--timeout', '60'], { env: { ...process.env, KILN_KVM_DEVICE: '/nonexistent/kvm' } });
+  assert.equal(ran.code, 125, ran.stderr);
+  assert.match(ran.stderr, /error KILN_ACCEL_UNAVAILABLE: KVM was requested but this host has no \/dev\/kvm/);
+  assert.match(ran.stderr, /hint: use --accel tcg/);
+});
+
+test('--accel kvm where QEMU aborts at KVM set-up is KILN_ACCEL_UNAVAILABLE with QEMU\'s reason and the signal named', async () => {
+  const ran = await kiln(['launch', helloImage, '--accel', 'kvm', '--timeout', '60'], { env: await standInQemuEnv('broken-kvm') });
+  assert.equal(ran.code, 125, ran.stderr);
+  assert.match(ran.stderr, /error KILN_ACCEL_UNAVAILABLE: QEMU could not run the guest under KVM: failed to set MSR 0x10a to 0x69; .*kvm_buf_set_msrs: Assertion .* \(QEMU was killed by SIGABRT\)/);
+  assert.match(ran.stderr, /hint: use --accel tcg/);
+  assert.doesNotMatch(ran.stderr, /status null|without a report/);
+  // The same stand-in under TCG runs the real QEMU: the image itself is fine.
+  const tcg = await kiln(['launch', helloImage, '--accel', 'tcg', '--net', 'none', '--timeout', '120'], { env: await standInQemuEnv('broken-kvm') });
+  assert.equal(tcg.code, 0, tcg.stderr);
+});
+
+test('--accel kvm on this host\'s own /dev/kvm: boots when KVM works, a coded error when it does not', async (t) => {
+  if (!existsSync('/dev/kvm')) {
+    // /dev/null passes kiln's device check; the real QEMU then fails to open the missing /dev/kvm.
+    const ran = await kiln(['launch', helloImage, '--accel', 'kvm', '--timeout', '60'], { env: { ...process.env, KILN_KVM_DEVICE: '/dev/null' } });
+    assert.equal(ran.code, 125, ran.stderr);
+    assert.match(ran.stderr, /error KILN_ACCEL_UNAVAILABLE: QEMU could not run the guest under KVM: Could not access KVM kernel module.* \(QEMU exited with status 1\)/);
     assert.match(ran.stderr, /hint: use --accel tcg/);
+    return;
   }
+  // A /dev/kvm is here: kiln's own probe (a fresh cache, so it really boots) says whether it works,
+  // and --accel kvm must agree with it: the app's output and status, or KILN_ACCEL_UNAVAILABLE.
+  const probeCache = await tempDir();
+  const { ctx: probeCtx } = testContext(probeCache);
+  const verdict = await resolveAccel({ ...probeCtx, env: { ...process.env, KILN_CACHE_DIR: probeCache } }, 'auto', await loadImage(helloImage));
+  t.diagnostic(`this host's KVM: ${verdict.accel} (${verdict.reason})`);
+  const ran = await kiln(['launch', helloImage, '--accel', 'kvm', '--net', 'none', '--timeout', '60', '--', 'kvm']);
+  if (verdict.accel === 'kvm') {
+    assert.equal(ran.code, 0, ran.stderr);
+    assert.match(ran.stdout, /arg\[1\]=kvm/);
+  } else if (/did not finish within/.test(verdict.reason)) {
+    // A KVM that crawls: the probe gave up on it, a launch may still finish, or hit --timeout.
+    assert.ok([0, 124, 125].includes(ran.code!), ran.stderr);
+    assert.doesNotMatch(ran.stderr, /status null/);
+  } else {
+    assert.equal(ran.code, 125, ran.stderr);
+    assert.match(ran.stderr, /error KILN_ACCEL_UNAVAILABLE: /);
+    assert.doesNotMatch(ran.stderr, /status null/);
+  }
+});
+
+test('a QEMU killed by a signal is reported by the signal\'s name', async () => {
+  const ran = await kiln(['launch', helloImage, '--accel', 'tcg', '--timeout', '60'], { env: await standInQemuEnv('abort') });
+  assert.equal(ran.code, 125, ran.stderr);
+  assert.match(ran.stderr, /the VM ended without a report from the guest: QEMU was killed by SIGABRT: qemu-system-x86_64: stand-in abort/);
+  assert.doesNotMatch(ran.stderr, /status null/);
 });
 
 test('Ctrl-C (SIGINT) stops the VM cleanly: the app gets SIGTERM and its status comes back', async () => {

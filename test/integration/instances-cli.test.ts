@@ -4,15 +4,15 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { findFreePort } from '../../src/launch/ports.js';
-import { buildC, tempDir, testContext, runKiln, type CliRun } from '../helpers.js';
+import { buildC, standInQemuEnv, tempDir, testContext, runKiln, type CliRun } from '../helpers.js';
 
 /** `kiln launch -d`, `ps`, `logs`, `inspect`, `stop`, `rm` as a user types them. */
 let work: string;
 let state: string;
 let image: string;
 
-function kiln(args: string[], cwd?: string): Promise<CliRun> {
-  return runKiln(args, { ...(cwd ? { cwd } : {}), env: { KILN_STATE_DIR: state } });
+function kiln(args: string[], cwd?: string, env: NodeJS.ProcessEnv = {}): Promise<CliRun> {
+  return runKiln(args, { ...(cwd ? { cwd } : {}), env: { ...env, KILN_STATE_DIR: state } });
 }
 
 before(async () => {
@@ -93,4 +93,23 @@ test('bad input is reported, not crashed on', async () => {
   }
   const badRestart = await kiln(['launch', image, '-d', '--restart', 'always']);
   assert.match(badRestart.stderr, /KILN_USAGE: invalid restart policy/);
+});
+
+test('an instance on a KVM that aborts at start-up, and one whose QEMU aborts: coded, and the signal named', async () => {
+  const kvm = await kiln(['launch', image, '-d', '--name', 'kvm', '--accel', 'kvm', '--net', 'none'], undefined, await standInQemuEnv('broken-kvm'));
+  assert.equal(kvm.code, 125, kvm.stderr);
+  assert.match(kvm.stderr, /error KILN_ACCEL_UNAVAILABLE: instance kvm could not start: QEMU could not run the guest under KVM: failed to set MSR 0x10a to 0x69; .* \(QEMU was killed by SIGABRT\)/);
+  assert.match(kvm.stderr, /hint: use --accel tcg/);
+  assert.equal((await kiln(['rm', 'kvm'])).code, 0);
+
+  const aborted = await kiln(['launch', image, '-d', '--name', 'abort', '--accel', 'tcg', '--net', 'none'], undefined, await standInQemuEnv('abort'));
+  assert.equal(aborted.code, 0, aborted.stderr);
+  let listed = '';
+  for (let attempt = 0; attempt < 100 && !/failed/.test(listed); attempt++) {
+    listed = (await kiln(['ps', '-a'])).stdout;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  assert.match(listed, /abort\s+failed.*QEMU was killed by SIGABRT/);
+  assert.doesNotMatch(listed, /status null/);
+  assert.equal((await kiln(['rm', 'abort'])).code, 0);
 });

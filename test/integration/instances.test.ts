@@ -112,6 +112,8 @@ test('QEMU killed from outside is recorded as a crash by the supervisor', async 
   });
   assert.equal(after.status.state, 'failed');
   assert.equal(after.status.exit?.kind, 'crashed');
+  // Named by its signal, never "status null".
+  assert.match((after.status.exit as { message: string }).message, /^QEMU was killed by SIGKILL/);
   await removeInstance(ctx, 'crash');
 });
 

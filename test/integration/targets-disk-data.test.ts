@@ -38,7 +38,7 @@ async function bootDisk(work: string, disk: string, memoryMiB: number, name: str
   const argv = toArgv(options);
   assert.ok(argv.includes(`if=none,id=boot,file=${disk},format=raw,readonly=off`));
   assert.equal(argv.includes('virtio-scsi-pci,id=scsi0'), bus === 'virtio-scsi');
-  const result = await runVm(ctx, { qemu: 'qemu-system-x86_64', argv, statusPath: consoleLog, qmpSocketPath: request.qmpSocketPath, timeoutSeconds: 120, stopTimeoutSeconds: 5 });
+  const result = await runVm(ctx, { qemu: 'qemu-system-x86_64', argv, accel: request.accel, statusPath: consoleLog, qmpSocketPath: request.qmpSocketPath, timeoutSeconds: 120, stopTimeoutSeconds: 5 });
   const console = await readFile(consoleLog, 'utf8');
   assert.deepEqual(result.report, { kind: 'exited', code: 0 }, console.slice(-2000));
   return console;

@@ -74,7 +74,7 @@ test('a disk image boots from its ESP alone under OVMF, gets DHCP, and converts 
   };
   const argv = toArgv(uefiMachineOptions(request, { codePath: OVMF.code, varsPath, diskPath: disk }));
   assert.ok(!argv.includes('-kernel'));
-  const result = await runVm(ctx, { qemu: 'qemu-system-x86_64', argv, statusPath: consoleLog, qmpSocketPath: request.qmpSocketPath, timeoutSeconds: 120, stopTimeoutSeconds: 5 });
+  const result = await runVm(ctx, { qemu: 'qemu-system-x86_64', argv, accel: request.accel, statusPath: consoleLog, qmpSocketPath: request.qmpSocketPath, timeoutSeconds: 120, stopTimeoutSeconds: 5 });
   const console = await readFile(consoleLog, 'utf8');
   assert.match(console, /hello from kiln/);
   assert.deepEqual(result.report, { kind: 'exited', code: 0 }, console.slice(-2000));

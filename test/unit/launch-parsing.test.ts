@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:net';
 import { assertPortsFree, parsePortMapping } from '../../src/launch/ports.js';
-import { exitCodeFor, parseStatus } from '../../src/launch/status.js';
+import { describeProcessEnd, exitCodeFor, kvmFailureReason, parseStatus } from '../../src/launch/status.js';
 import { parseEnvAssignments, parseMemory } from '../../src/cli/parse.js';
 import { defaultMemoryMiB, minimumMemoryMiB } from '../../src/bake/memory.js';
 
@@ -39,6 +39,27 @@ test('status lines from the shim become exit reports and shell-style codes', () 
   });
   assert.deepEqual(parseStatus(''), { started: false });
   assert.equal(exitCodeFor({ kind: 'timeout', seconds: 1 }), 124);
+});
+
+test('a process killed by a signal is named by the signal, never "status null"', () => {
+  assert.equal(describeProcessEnd('QEMU', { code: null, signal: 'SIGABRT' }), 'QEMU was killed by SIGABRT');
+  assert.equal(describeProcessEnd('QEMU', { code: 1, signal: null }), 'QEMU exited with status 1');
+  assert.equal(describeProcessEnd('xl create', { code: null, signal: null }), 'xl create ended without an exit status');
+});
+
+test("QEMU's own words about a KVM that cannot run guests are picked out of its stderr", () => {
+  // What QEMU 7.2 prints on a nested-virtualisation stand-in (then it aborts), and without /dev/kvm.
+  const msr = [
+    'qemu-system-x86_64: error: failed to set MSR 0x10a to 0x69',
+    "qemu-system-x86_64: ../../target/i386/kvm/kvm.c:2893: kvm_buf_set_msrs: Assertion `ret == cpu->kvm_msr_buf->nmsrs' failed.",
+  ].join('\n');
+  assert.equal(kvmFailureReason(msr), "failed to set MSR 0x10a to 0x69; ../../target/i386/kvm/kvm.c:2893: kvm_buf_set_msrs: Assertion `ret == cpu->kvm_msr_buf->nmsrs' failed.");
+  const missing = 'Could not access KVM kernel module: No such file or directory\nqemu-system-x86_64: -accel kvm: failed to initialize kvm: No such file or directory\n';
+  assert.equal(kvmFailureReason(missing), 'Could not access KVM kernel module: No such file or directory; -accel kvm: failed to initialize kvm: No such file or directory');
+  assert.match(kvmFailureReason('KVM internal error. Suberror: 1\nemulation failure\n')!, /^KVM internal error/);
+  // Nothing about KVM: not an accelerator problem.
+  assert.equal(kvmFailureReason('qemu-system-x86_64: -drive file=x: Could not open x: No such file or directory\n'), undefined);
+  assert.equal(kvmFailureReason(''), undefined);
 });
 
 test('memory sizes and env assignments', () => {

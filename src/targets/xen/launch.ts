@@ -7,7 +7,7 @@ import type { Context } from '../../context.js';
 import type { ExitReport } from '../../events.js';
 import type { LoadedImage } from '../../image/manifest.js';
 import { createRunDir } from '../../launch/rundir.js';
-import { exitCodeFor, parseStatus } from '../../launch/status.js';
+import { describeProcessEnd, exitCodeFor, parseStatus, type ProcessEnd } from '../../launch/status.js';
 import type { LaunchRequest, LaunchResult } from '../../launch/launch.js';
 import { runtimeConfRecords } from '../../init/contract.js';
 import { xenTarget } from './target.js';
@@ -100,9 +100,9 @@ export async function runWithXl(ctx: Context, xl: XlRun): Promise<XlResult> {
       void destroy();
     }, xl.timeoutSeconds * 1000));
   }
-  const code = await new Promise<number | null>((resolve) => {
-    child.on('error', () => resolve(null));
-    child.on('close', (exitCode) => resolve(exitCode));
+  const end = await new Promise<ProcessEnd | undefined>((resolve) => {
+    child.on('error', () => resolve(undefined));
+    child.on('close', (code, signal) => resolve({ code, signal }));
   });
   for (const timer of timers) clearTimeout(timer);
   xl.stopSignal?.removeEventListener('abort', onStop);
@@ -117,7 +117,7 @@ export async function runWithXl(ctx: Context, xl: XlRun): Promise<XlResult> {
       ? { kind: 'timeout', seconds: xl.timeoutSeconds! }
       : forced
         ? { kind: 'stopped', forced: forced === 'kill' }
-        : { kind: 'crashed', message: `xl create exited with ${code ?? 'an error'} and the guest wrote no exit status` };
+        : { kind: 'crashed', message: `${end ? describeProcessEnd('xl create', end) : 'xl create could not be started'} and the guest wrote no exit status` };
   return { report, timings, consoleTail: output.slice(-CONSOLE_TAIL_BYTES) };
 }
 
