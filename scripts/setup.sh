@@ -55,6 +55,13 @@ declare -A NEEDS=(
   # the host read-only except the build's work tree, made so with mount).
   [util-linux]=unshare
   [mount]=mount
+  # Distribution (src/oci) tests: Debian's registry (distribution 2.8) as the real peer, skopeo as
+  # the independent client, htpasswd for the basic-auth registry, openssl for the test CA and
+  # for checking cosign-format signatures independently.
+  [docker-registry]=docker-registry
+  [skopeo]=skopeo
+  [apache2-utils]=htpasswd
+  [openssl]=openssl
 )
 missing=()
 for pkg in "${!NEEDS[@]}"; do
@@ -71,6 +78,17 @@ if ((${#missing[@]})); then
     echo "setup: kiln needs these Debian packages: ${missing[*]}" >&2
     echo "setup: install them as root with: apt-get install ${missing[*]}" >&2
     exit 1
+  fi
+fi
+# Debian's docker-registry package starts a registry service on port 5000 of every interface
+# where systemd runs. kiln's tests start their own on loopback; nothing should listen beyond
+# 127.0.0.1 unasked, so that service is stopped and disabled.
+if command -v systemctl >/dev/null && systemctl is-enabled docker-registry >/dev/null 2>&1; then
+  if [[ $(id -u) -eq 0 ]]; then
+    echo "setup: stopping and disabling the docker-registry service (kiln's tests start their own on 127.0.0.1)"
+    systemctl disable --now docker-registry || true
+  else
+    echo "setup: the docker-registry service listens on port 5000 of every interface; stop it with: systemctl disable --now docker-registry" >&2
   fi
 fi
 # kiln resolves Debian's kernel package through apt; make sure apt has package lists.

@@ -96,6 +96,34 @@ export const ErrorCodes = {
   ADVISORY_DB_INVALID: 'KILN_ADVISORY_DB_INVALID',
   /** An image baked before kiln recorded components, or whose SBOM file does not match its manifest. */
   IMAGE_NO_INVENTORY: 'KILN_IMAGE_NO_INVENTORY',
+  /** A registry reference that cannot be parsed (it must name the registry host: HOST[:PORT]/REPO[:TAG][@DIGEST]). */
+  OCI_REFERENCE_INVALID: 'KILN_OCI_REFERENCE_INVALID',
+  /** A registry that could not be reached, or kept answering 5xx/429, after bounded retries (the registry is named). */
+  REGISTRY_UNREACHABLE: 'KILN_REGISTRY_UNREACHABLE',
+  /** A registry refused the credentials (401/403), or asked for credentials kiln does not have. */
+  REGISTRY_AUTH_FAILED: 'KILN_REGISTRY_AUTH_FAILED',
+  /** A registry answered a request in a way the distribution spec does not allow (the status and its error body are shown). */
+  REGISTRY_ERROR: 'KILN_REGISTRY_ERROR',
+  /** A docker-credential-* helper named in the docker config failed or printed something that is not a credential. */
+  CREDENTIAL_HELPER_FAILED: 'KILN_CREDENTIAL_HELPER_FAILED',
+  /** The registry has no manifest by that tag or digest. */
+  OCI_NOT_FOUND: 'KILN_OCI_NOT_FOUND',
+  /** A blob or manifest whose bytes do not match its digest or size; nothing was stored. */
+  OCI_DIGEST_MISMATCH: 'KILN_OCI_DIGEST_MISMATCH',
+  /** A pulled manifest, index or config breaks the rules for a kiln image (media types, sizes, file names); each problem listed. */
+  OCI_MANIFEST_INVALID: 'KILN_OCI_MANIFEST_INVALID',
+  /** The reference names a container image (or another artifact), not a kiln image. */
+  OCI_NOT_KILN_IMAGE: 'KILN_OCI_NOT_KILN_IMAGE',
+  /** An image index has no image for the asked platform (the hint lists the ones it has). */
+  OCI_PLATFORM_MISSING: 'KILN_OCI_PLATFORM_MISSING',
+  /** A key file that is not a cosign/sigstore key, or a wrong password. */
+  KEY_INVALID: 'KILN_KEY_INVALID',
+  /** No signature by an accepted key was found for the image's digest (unsigned, or signed by another key). */
+  SIGNATURE_MISSING: 'KILN_SIGNATURE_MISSING',
+  /** A signature that does not verify, or whose payload names another image or digest. */
+  SIGNATURE_INVALID: 'KILN_SIGNATURE_INVALID',
+  /** A signing policy file that cannot be read or breaks its schema. */
+  POLICY_INVALID: 'KILN_POLICY_INVALID',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];

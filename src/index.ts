@@ -126,3 +126,5 @@ export {
   type DebianImageSpec,
   type DebianBakeParts,
 } from './debian/index.js';
+// Distribution (src/oci): registry references, the distribution client, push, pull, the store of pulled images.
+export * as oci from './oci/index.js';

@@ -91,16 +91,17 @@ export interface CliRun {
  * Starts the kiln CLI as a child process with the shared test cache (unless env says
  * otherwise); `done` settles with its exit code and output, `kill` sends SIGKILL.
  */
-export function spawnKiln(args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): { done: Promise<CliRun>; kill: () => void; pid: number } {
+export function spawnKiln(args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv; input?: string } = {}): { done: Promise<CliRun>; kill: () => void; pid: number } {
   const child = spawn(process.execPath, [KILN_CLI, ...args], {
     env: { ...process.env, KILN_CACHE_DIR: SHARED_CACHE, ...options.env },
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: [options.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
     ...(options.cwd ? { cwd: options.cwd } : {}),
   });
+  if (options.input !== undefined) child.stdin!.end(options.input);
   let stdout = '';
   let stderr = '';
-  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  child.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   const done = new Promise<CliRun>((resolve, reject) => {
     child.on('error', reject);
     child.on('close', (code) => resolve({ code, stdout, stderr }));
@@ -108,7 +109,7 @@ export function spawnKiln(args: string[], options: { cwd?: string; env?: NodeJS.
   return { done, kill: () => child.kill('SIGKILL'), pid: child.pid! };
 }
 
-export function runKiln(args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<CliRun> {
+export function runKiln(args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv; input?: string } = {}): Promise<CliRun> {
   return spawnKiln(args, options).done;
 }
 

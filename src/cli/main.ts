@@ -16,6 +16,7 @@ import { collect } from './parse.js';
 import { buildCommand, gcCommand } from './commands/build.js';
 import { addCommand, indexBuildCommand, initCommand, lockCommand, recipeCheckCommand, recipeSchemaCommand, treeCommand, whyCommand } from './commands/packages.js';
 import { auditCommand, licensesCommand, sbomCommand } from './commands/supply.js';
+import { addRegistryOptions, loginCommand, logoutCommand, pullCommand, pushCommand } from './commands/registry.js';
 
 /**
  * The command table. Each action is one call into a command module, which calls the library;
@@ -51,7 +52,8 @@ async function main(argv: string[]): Promise<number> {
       exitCode = await launchCommand(ctx(), image, args, options);
     });
 
-  addLaunchOptions(addBakeOptions(program.command('run').description('bake (cached) and launch in one step').argument('<app>', 'an x86_64 Linux executable, debian:PACKAGE[=VERSION] or catalogue:NAME').argument('[args...]', 'arguments for the app (after --)')))
+  addRegistryOptions(addLaunchOptions(addBakeOptions(program.command('run').description('bake (cached) and launch in one step, or pull and launch an image from a registry').argument('<app>', 'an x86_64 Linux executable, debian:PACKAGE[=VERSION], catalogue:NAME, or a registry reference HOST[:PORT]/REPO[:TAG][@DIGEST]').argument('[args...]', 'arguments for the app (after --)'))))
+    .option('--platform <os/arch>', 'with a registry reference: which image of a multi-arch index (default: this host\'s)')
     .action(async (app: string, args: string[], options) => {
       exitCode = await runCommand(ctx(), app, args, options);
     });
@@ -141,6 +143,29 @@ async function main(argv: string[]): Promise<number> {
     .action(async (image: string, options) => {
       exitCode = await sbomCommand(ctx(), image, options);
     });
+
+  // Distribution (src/oci): images in OCI registries.
+  addRegistryOptions(program.command('push').description('push images to an OCI registry (one image, or one per architecture for an image index); prints the digest').argument('<image-and-reference...>', 'IMAGE... HOST[:PORT]/REPO[:TAG]'))
+    .option('--platform <list>', 'check that the images are exactly these platforms, e.g. linux/amd64,linux/arm64')
+    .option('--source <url>', 'org.opencontainers.image.source annotation')
+    .option('--no-sbom', 'do not attach the SBOM as a referrer')
+    .action(async (args: string[], options) => {
+      exitCode = await pushCommand(ctx(), args, options, outputMode(program));
+    });
+  addRegistryOptions(program.command('pull').description('pull a kiln image into the local store (verified); prints its directory').argument('<reference>', 'HOST[:PORT]/REPO[:TAG][@sha256:DIGEST]'))
+    .option('--platform <os/arch>', 'which image of a multi-arch index (default: this host\'s)')
+    .action(async (ref: string, options) => {
+      exitCode = await pullCommand(ctx(), ref, options, outputMode(program));
+    });
+  addRegistryOptions(program.command('login').description("check a registry credential and store it in docker's config.json (or its credential helper)").argument('<registry>', 'HOST[:PORT]'))
+    .option('-u, --username <user>', 'user name')
+    .option('--password-stdin', 'read the password from stdin')
+    .action(async (registry: string, options) => {
+      exitCode = await loginCommand(ctx(), registry, options);
+    });
+  program.command('logout').description("forget a registry's credential").argument('<registry>', 'HOST[:PORT]').action(async (registry: string) => {
+    exitCode = await logoutCommand(ctx(), registry);
+  });
 
   // Packages (src/packages): kiln.toml, dependency resolution, kiln.lock, recipes and indexes.
   program.command('init').description('create kiln.toml and a hello-world main.c (never overwrites)').argument('[dir]', 'project directory', '.').option('--name <name>', 'package name (default: the directory name)').action(async (dir: string, options) => {
