@@ -27,6 +27,12 @@ export const InterfaceSchema = z
     dhcp: z.boolean().optional().describe('Let the init shim get the address, gateway and name servers by DHCP'),
     gateway: ipv4.optional().describe('Default route via this address'),
     mtu: z.number().int().min(68).max(65535).optional(),
+    optional: z
+      .boolean()
+      .optional()
+      .describe(
+        'Best effort: if this interface cannot be set up (no such NIC, no DHCP answer), the init shim warns on the console and starts the app anyway. Without it a failed set-up is an init error. The defaults baked into standalone images (efi, disk, xen, libvirt) set it; a network asked for at launch does not',
+      ),
   })
   .strict()
   .refine((iface) => (iface.address !== undefined) !== (iface.dhcp === true), {

@@ -108,7 +108,8 @@ export async function exportLibvirt(image: LoadedImage, options: LibvirtExportOp
   const networks = options.networks ?? ['default'];
   const config: RuntimeConfig = options.config ?? {
     version: 1,
-    ...(networks.length > 0 ? { network: { interfaces: networks.map((_, index) => ({ name: `eth${index}`, dhcp: true })), dns: [] } } : {}),
+    // Best effort: the domain's networks are libvirt's to provide; a runtime config given here is explicit.
+    ...(networks.length > 0 ? { network: { interfaces: networks.map((_, index) => ({ name: `eth${index}`, dhcp: true, optional: true })), dns: [] } } : {}),
   };
   if ((config.volumes ?? []).length > 0) {
     throw new KilnError(ErrorCodes.TARGET_CANNOT_CARRY, 'the libvirt export cannot carry volumes yet', { hint: 'add the disks with `virsh attach-disk` and drop them from the runtime config' });

@@ -58,6 +58,7 @@ export function runtimeConfRecords(app: AppDefaults, config: RuntimeConfig, plum
     if (iface.dhcp) records.push(['dhcp', '1']);
     if (iface.gateway) records.push(['gw', iface.gateway]);
     if (iface.mtu) records.push(['mtu', String(iface.mtu)]);
+    if (iface.optional) records.push(['optional', '1']);
   }
   for (const server of config.network?.dns ?? []) records.push(['dns', server]);
   (config.volumes ?? []).forEach((volume, index) => {

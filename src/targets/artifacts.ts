@@ -59,8 +59,12 @@ export async function writeTargetArtifacts(dir: string, manifest: ImageManifest,
   }
 }
 
-/** What a UKI booted by other firmware (a cloud, a real machine) configures: DHCP on eth0. */
-export const STANDALONE_CONFIG: RuntimeConfig = { version: 1, network: { interfaces: [{ name: 'eth0', dhcp: true }], dns: [] } };
+/**
+ * What a UKI booted by other firmware (a cloud, a real machine) configures: DHCP on eth0, best
+ * effort, because nobody asked for it: a disk booted without a NIC, or where no DHCP server
+ * answers, still runs its app (the shim warns on the console and keeps asking).
+ */
+export const STANDALONE_CONFIG: RuntimeConfig = { version: 1, network: { interfaces: [{ name: 'eth0', dhcp: true, optional: true }], dns: [] } };
 
 /** kiln.efi: the image's kernel and initrd, with the standalone runtime config (and `extra` records), in one UKI. */
 async function writeStandaloneUki(dir: string, manifest: ImageManifest, extra: readonly WireRecord[] = [], signing?: SigningRequest): Promise<string> {

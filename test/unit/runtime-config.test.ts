@@ -77,3 +77,22 @@ test('runtime records: runtime args replace defaults, env is merged and sorted',
   assert.deepEqual(defaults.filter(([key]) => key === 'arg').map(([, value]) => value), ['d1', 'd2']);
   assert.deepEqual(defaults.at(-1), ['exit', 'poweroff']);
 });
+
+test('best-effort networks: the baked defaults of standalone images are optional, a network asked for at launch is not', async () => {
+  const { STANDALONE_CONFIG } = await import('../../src/targets/artifacts.js');
+  const { xenDefaultConfig } = await import('../../src/targets/xen/image.js');
+  const { composeRuntimeConfig } = await import('../../src/launch/launch.js');
+  const plumbing = { statusDevice: '/dev/ttyS0', exit: { kind: 'poweroff' } } as const;
+  const app = { path: '/app/hello', args: [], env: {} };
+  // The record follows its interface's block, so the shim knows which interface may fail.
+  const standalone = runtimeConfRecords(app, parseRuntimeConfig(STANDALONE_CONFIG), plumbing);
+  assert.deepEqual(standalone.slice(standalone.findIndex(([key]) => key === 'iface'), -2), [['iface', 'eth0'], ['dhcp', '1'], ['optional', '1']]);
+  assert.equal(xenDefaultConfig().network?.interfaces[0]?.optional, true);
+  // --net tap:… --dhcp, --ip and the default user-mode NIC are asked for: no optional record.
+  const asked = composeRuntimeConfig({ taps: [{ ifname: 'kt0', dhcp: true }, { ifname: 'kt1', address: '10.9.0.5/24' }] }).config;
+  assert.ok(!runtimeConfRecords(app, asked, plumbing).some(([key]) => key === 'optional'));
+  // A runtime config may ask for best effort itself; `optional: false` is the same as leaving it out.
+  const fromFile = parseRuntimeConfig({ version: 1, network: { interfaces: [{ name: 'eth0', dhcp: true, optional: false }, { name: 'eth1', dhcp: true, optional: true }] } });
+  assert.deepEqual(runtimeConfRecords(app, fromFile, plumbing).filter(([key]) => key === 'iface' || key === 'optional'), [['iface', 'eth0'], ['iface', 'eth1'], ['optional', '1']]);
+  assert.throws(() => parseRuntimeConfig({ version: 1, network: { interfaces: [{ name: 'eth0', dhcp: true, optional: 'yes' }] } }), { code: 'KILN_CONFIG_INVALID' });
+});

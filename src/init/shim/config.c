@@ -94,6 +94,8 @@ static void apply_record(struct config *c, const char *path, const char *key, ch
         if ((ifc = current_iface(c, path, key))) ifc->mtu = value;
     } else if (strcmp(key, "dhcp") == 0) {
         if ((ifc = current_iface(c, path, key))) ifc->dhcp = strcmp(value, "0") != 0;
+    } else if (strcmp(key, "optional") == 0) {
+        if ((ifc = current_iface(c, path, key))) ifc->optional = strcmp(value, "0") != 0;
     } else if (strcmp(key, "volume") == 0) {
         c->volumes = xrealloc(c->volumes, (c->n_volumes + 1) * sizeof *c->volumes);
         c->volumes[c->n_volumes++] = (struct volume){.serial = value};

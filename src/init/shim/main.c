@@ -46,15 +46,19 @@ static void handle_signals(int sfd, pid_t app, bool *app_done, int *app_status) 
     reap(app, app_done, app_status);
 }
 
-/* The event loop: runs until the app has ended, and returns its wait status. */
+/* The event loop: runs until the app has ended, and returns its wait status. Between events it
+ * keeps the DHCP leases alive (dhcp.c). */
 static int wait_for_app(pid_t app, int sfd, int acpi_fd, int gpio_fd) {
     bool app_done = false;
     int app_status = 0;
     reap(app, &app_done, &app_status);
     while (!app_done) {
         /* poll() skips entries whose fd is negative: a button that is not there. */
-        struct pollfd fds[3] = {{.fd = sfd, .events = POLLIN}, {.fd = acpi_fd, .events = POLLIN}, {.fd = gpio_fd, .events = POLLIN}};
-        if (poll(fds, 3, -1) < 0) {
+        struct pollfd fds[3 + 16] = {{.fd = sfd, .events = POLLIN}, {.fd = acpi_fd, .events = POLLIN}, {.fd = gpio_fd, .events = POLLIN}};
+        size_t n_dhcp = dhcp_pollfds(fds + 3, sizeof fds / sizeof fds[0] - 3);
+        int ready = poll(fds, 3 + n_dhcp, dhcp_timeout_ms());
+        if (ready >= 0) dhcp_events(fds + 3, n_dhcp);
+        if (ready < 0) {
             if (errno != EINTR) {
                 log_error("poll: %s", strerror(errno));
                 sleep_ms(100); /* ENOMEM: give the kernel a moment rather than spin */

@@ -40,10 +40,16 @@ void configure_names(const struct config *c) {
     } else if (access("/etc/hosts", F_OK) != 0) {
         write_hosts(NULL); /* keep an image's own /etc/hosts when there is no name to add */
     }
-    if (c->dns.len > 0) {
-        FILE *f = create_text_file("/etc/resolv.conf");
-        for (size_t i = 0; i < c->dns.len; i++) fprintf(f, "nameserver %s\n", c->dns.items[i]);
-        close_text_file(f, "/etc/resolv.conf");
-        say("wrote /etc/resolv.conf with %zu nameserver(s)", c->dns.len);
-    }
+    if (c->dns.len > 0 && !write_resolv_conf(&c->dns)) fail("cannot write /etc/resolv.conf: %s", strerror(errno));
+}
+
+/* Also called after the app has started (a DHCP lease that came late): never fatal. */
+bool write_resolv_conf(const struct strv *dns) {
+    FILE *f = fopen("/etc/resolv.conf", "we");
+    if (!f) return false;
+    for (size_t i = 0; i < dns->len; i++) fprintf(f, "nameserver %s\n", dns->items[i]);
+    bool failed = ferror(f) != 0;
+    if (fclose(f) != 0) failed = true;
+    if (!failed) say("wrote /etc/resolv.conf with %zu nameserver(s)", dns->len);
+    return !failed;
 }

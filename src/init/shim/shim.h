@@ -98,6 +98,7 @@ struct iface {
     const char *gw;
     const char *mtu;
     bool dhcp;        /* address, gateway (unless given) and name servers come from DHCP */
+    bool optional;    /* best effort: a failed set-up is a warning and the app starts anyway */
 };
 
 struct volume {
@@ -144,10 +145,30 @@ void unmount_volumes(void);
 /* ---- modules.c, net.c, dhcp.c, names.c: preparing the system --------------------------------- */
 
 void load_modules(const struct strv *modules);
+
+/* Steps that may be best effort write a one-line problem into err and return false; problem()
+ * formats it (and returns false) so that a step can `return problem(err, len, "...", ...)`. */
+__attribute__((format(printf, 3, 4))) bool problem(char *err, size_t len, const char *fmt, ...);
+
 void ifreq_init(struct ifreq *ifr, const char *name);
+/* Fatal for an interface the user asked for; a warning for an `optional` one. */
 void configure_network(struct config *c);
-void dhcp_configure(int sock, struct iface *ifc, struct strv *dns);
+/* MTU, address, up, default route: what the iface record says (also for leases that change later). */
+bool apply_iface(const struct iface *ifc, char *err, size_t len);
+void remove_address(const char *name);
+
+struct pollfd;
+struct dhcp_client;
+struct dhcp_client *dhcp_open(struct iface *ifc, struct strv *dns, char *err, size_t len);
+/* Waits (boundedly) for the first lease and writes it into ifc; the client then lives on. */
+bool dhcp_acquire(struct dhcp_client *client, char *err, size_t len);
+/* PID 1's event loop: the clients' sockets, the time to their next step, and handling both. */
+size_t dhcp_pollfds(struct pollfd *fds, size_t max);
+int dhcp_timeout_ms(void);
+void dhcp_events(const struct pollfd *fds, size_t n);
+
 void configure_names(const struct config *c);
+bool write_resolv_conf(const struct strv *dns);
 
 /* ---- power.c: the ACPI power button ---------------------------------------------------------- */
 

@@ -7,10 +7,11 @@ import { xenMac, xlConfig, xlDomainName } from './xl.js';
 /**
  * The runtime config bake puts in a xen image's ramdisk: the image's own defaults and one
  * interface configured by DHCP on the dom0 bridge (the usual Xen set-up; a static address would
- * have to be guessed).
+ * have to be guessed). Best effort, as nobody asked for it: a domain without a vif, or on a
+ * bridge without DHCP, still runs its app.
  */
 export function xenDefaultConfig(): RuntimeConfig {
-  return { version: 1, network: { interfaces: [{ name: 'eth0', dhcp: true }], dns: [] } };
+  return { version: 1, network: { interfaces: [{ name: 'eth0', dhcp: true, optional: true }], dns: [] } };
 }
 
 export interface XlOptions {
