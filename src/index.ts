@@ -128,3 +128,5 @@ export {
 } from './debian/index.js';
 // Distribution (src/oci): registry references, the distribution client, push, pull, the store of pulled images.
 export * as oci from './oci/index.js';
+// Signatures (src/signing): cosign-compatible keys, signing and verifying images in registries, policies.
+export * as signing from './signing/index.js';

@@ -17,6 +17,7 @@ import { buildCommand, gcCommand } from './commands/build.js';
 import { addCommand, indexBuildCommand, initCommand, lockCommand, recipeCheckCommand, recipeSchemaCommand, treeCommand, whyCommand } from './commands/packages.js';
 import { auditCommand, licensesCommand, sbomCommand } from './commands/supply.js';
 import { addRegistryOptions, loginCommand, logoutCommand, pullCommand, pushCommand } from './commands/registry.js';
+import { addVerifyOptions, keyGenerateCommand, signCommand, verifyCommand } from './commands/signing.js';
 
 /**
  * The command table. Each action is one call into a command module, which calls the library;
@@ -54,6 +55,8 @@ async function main(argv: string[]): Promise<number> {
 
   addRegistryOptions(addLaunchOptions(addBakeOptions(program.command('run').description('bake (cached) and launch in one step, or pull and launch an image from a registry').argument('<app>', 'an x86_64 Linux executable, debian:PACKAGE[=VERSION], catalogue:NAME, or a registry reference HOST[:PORT]/REPO[:TAG][@DIGEST]').argument('[args...]', 'arguments for the app (after --)'))))
     .option('--platform <os/arch>', 'with a registry reference: which image of a multi-arch index (default: this host\'s)')
+    .option('--verify-key <kiln.pub>', 'with a registry reference: require a signature by this key before anything is launched (repeatable)', collect, [])
+    .option('--policy <file>', 'with a registry reference: require signatures as this signing policy says')
     .action(async (app: string, args: string[], options) => {
       exitCode = await runCommand(ctx(), app, args, options);
     });
@@ -149,11 +152,12 @@ async function main(argv: string[]): Promise<number> {
     .option('--platform <list>', 'check that the images are exactly these platforms, e.g. linux/amd64,linux/arm64')
     .option('--source <url>', 'org.opencontainers.image.source annotation')
     .option('--no-sbom', 'do not attach the SBOM as a referrer')
+    .option('--sign-key <kiln.key>', 'sign the pushed digest with this cosign key (password from COSIGN_PASSWORD or a prompt)')
     .action(async (args: string[], options) => {
       exitCode = await pushCommand(ctx(), args, options, outputMode(program));
     });
-  addRegistryOptions(program.command('pull').description('pull a kiln image into the local store (verified); prints its directory').argument('<reference>', 'HOST[:PORT]/REPO[:TAG][@sha256:DIGEST]'))
-    .option('--platform <os/arch>', 'which image of a multi-arch index (default: this host\'s)')
+  addVerifyOptions(addRegistryOptions(program.command('pull').description('pull a kiln image into the local store (verified); prints its directory').argument('<reference>', 'HOST[:PORT]/REPO[:TAG][@sha256:DIGEST]'))
+    .option('--platform <os/arch>', 'which image of a multi-arch index (default: this host\'s)'), '--verify-key')
     .action(async (ref: string, options) => {
       exitCode = await pullCommand(ctx(), ref, options, outputMode(program));
     });
@@ -162,6 +166,19 @@ async function main(argv: string[]): Promise<number> {
     .option('--password-stdin', 'read the password from stdin')
     .action(async (registry: string, options) => {
       exitCode = await loginCommand(ctx(), registry, options);
+    });
+  const key = program.command('key').description('cosign-compatible signing keys');
+  key.command('generate').description('write an ECDSA P-256 key pair: KEY (encrypted; password from COSIGN_PASSWORD or a prompt) and KEY with .pub').option('-o, --output <file>', 'the private key file', 'kiln.key').action(async (options) => {
+    exitCode = await keyGenerateCommand(ctx(), options);
+  });
+  addRegistryOptions(program.command('sign').description('sign an image in a registry by its digest (cosign signature under sha256-<hex>.sig and a Sigstore bundle referrer)').argument('<reference>'))
+    .option('--key <kiln.key>', 'the cosign private key')
+    .action(async (ref: string, options) => {
+      exitCode = await signCommand(ctx(), ref, options, outputMode(program));
+    });
+  addVerifyOptions(addRegistryOptions(program.command('verify').description("verify an image's signature by digest with a public key or a policy; prints the digest").argument('<reference>')), '--key')
+    .action(async (ref: string, options) => {
+      exitCode = await verifyCommand(ctx(), ref, options, outputMode(program));
     });
   program.command('logout').description("forget a registry's credential").argument('<registry>', 'HOST[:PORT]').action(async (registry: string) => {
     exitCode = await logoutCommand(ctx(), registry);

@@ -8,6 +8,8 @@ import { pull } from '../../oci/pull.js';
 import { RegistryClient, type ClientOptions } from '../../oci/client.js';
 import { eraseCredential, storeCredential } from '../../oci/credentials.js';
 import type { OutputMode } from '../render.js';
+import { loadSigningKey, signatureCheck, signImage } from '../../signing/index.js';
+import { signatureRequirement, type RawVerifyOptions } from './signing.js';
 
 /** `--insecure` and `--ca-cert`, shared by every command that talks to a registry. */
 export function addRegistryOptions(command: Command): Command {
@@ -34,6 +36,7 @@ export async function clientOptions(ref: Reference, options: RawRegistryOptions)
 
 export interface RawPushOptions extends RawRegistryOptions {
   platform?: string;
+  signKey?: string;
   source?: string;
   sbom?: boolean;
 }
@@ -42,23 +45,26 @@ export interface RawPushOptions extends RawRegistryOptions {
 export async function pushCommand(ctx: Context, args: string[], options: RawPushOptions, mode: OutputMode): Promise<number> {
   if (args.length < 2) throw new KilnError(ErrorCodes.USAGE, 'kiln push needs an image and a reference', { hint: 'kiln push hello.img localhost:5000/me/hello:1.0' });
   const reference = parseReference(args[args.length - 1]!);
+  // The key is read (and its password asked) before anything is uploaded.
+  const signingKey = options.signKey ? await loadSigningKey(options.signKey, ctx.env) : undefined;
+  const client = await clientOptions(reference, options);
   const result = await push(ctx, {
     images: args.slice(0, -1),
     reference,
     ...(options.platform ? { platforms: options.platform.split(',') } : {}),
     ...(options.source ? { source: options.source } : {}),
     sbomReferrer: options.sbom !== false,
-    client: await clientOptions(reference, options),
+    client,
   });
+  if (signingKey) await signImage(ctx, { ...reference, digest: result.digest }, signingKey, client, { mediaType: result.mediaType, digest: result.digest, size: result.size });
   if (mode === 'json') process.stdout.write(JSON.stringify(result) + '\n');
   else process.stdout.write(`${result.digest}\n`);
   return 0;
 }
 
 /** `kiln pull REF`: prints the image directory in the store on stdout. */
-export async function pullCommand(ctx: Context, ref: string, options: RawRegistryOptions & { platform?: string }, mode: OutputMode): Promise<number> {
-  const reference = parseReference(ref);
-  const result = await pull(ctx, { reference, ...(options.platform ? { arch: platformArch(options.platform) } : {}), client: await clientOptions(reference, options) });
+export async function pullCommand(ctx: Context, ref: string, options: RawRunPullOptions, mode: OutputMode): Promise<number> {
+  const result = await pullVerified(ctx, ref, options);
   if (mode === 'json') process.stdout.write(JSON.stringify({ digest: result.digest, manifestDigest: result.manifestDigest, dir: result.dir, cached: result.cached, fetchedBytes: result.fetchedBytes }) + '\n');
   else process.stdout.write(`${result.dir}\n`);
   return 0;
@@ -102,15 +108,25 @@ async function readStdin(): Promise<string> {
   return Buffer.concat(chunks).toString('utf8');
 }
 
-export interface RawRunPullOptions extends RawRegistryOptions {
+export interface RawRunPullOptions extends RawRegistryOptions, RawVerifyOptions {
   platform?: string;
 }
 
-/** `kiln run REF`: the reference pulled into the store (no network for a digest already there); returns the image directory. */
-export async function pulledImageForRun(ctx: Context, ref: string, options: RawRunPullOptions): Promise<string> {
+/** Pull, with the signature requirement of --verify-key/--policy checked by digest before any layer is fetched. */
+async function pullVerified(ctx: Context, ref: string, options: RawRunPullOptions) {
   const reference = parseReference(ref);
-  const result = await pull(ctx, { reference, ...(options.platform ? { arch: platformArch(options.platform) } : {}), client: await clientOptions(reference, options) });
-  return result.dir;
+  const requirement = await signatureRequirement(options);
+  return pull(ctx, {
+    reference,
+    ...(options.platform ? { arch: platformArch(options.platform) } : {}),
+    client: await clientOptions(reference, options),
+    ...(requirement ? { beforeFetch: signatureCheck(ctx, reference, requirement) } : {}),
+  });
+}
+
+/** `kiln run REF`: the reference pulled into the store (no network for a digest already there, unless a signature is required); returns the image directory. */
+export async function pulledImageForRun(ctx: Context, ref: string, options: RawRunPullOptions): Promise<string> {
+  return (await pullVerified(ctx, ref, options)).dir;
 }
 
 export async function pathExists(path: string): Promise<boolean> {
