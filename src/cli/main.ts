@@ -96,7 +96,7 @@ async function main(argv: string[]): Promise<number> {
 
   program
     .command('export')
-    .description('export an image for another tool (libvirt domain XML on stdout)')
+    .description('export an image for another tool (libvirt domain XML or a KubeVirt VirtualMachine on stdout, or a converted disk)')
     .argument('<image>', 'an image directory made by kiln bake --target qemu')
     .option('--libvirt', 'print a libvirt domain (virsh define FILE)')
     .option('--disk <format>', "convert a disk image's disk: raw, qcow2, vmdk or vhd (with -o)")
@@ -104,6 +104,8 @@ async function main(argv: string[]): Promise<number> {
     .option('--initrd-out <file>', "where to write the domain's initrd (default: libvirt-initrd.cpio in the image)")
     .option('--network <name...>', "libvirt networks for eth0, eth1, … (default: default; 'none' for none)")
     .option('--domain-type <kvm|qemu>', 'kvm, or qemu for software emulation', 'kvm')
+    .option('--kubevirt <reference>', 'print a KubeVirt VirtualMachine (JSON) that boots the containerDisk at REFERENCE (pushed with kiln push --containerdisk)')
+    .option('--name <name>', 'with --kubevirt: the VirtualMachine name (default: the app name)')
     .action(async (image: string, options) => {
       exitCode = await exportCommand(ctx(), image, options);
     });
@@ -152,6 +154,7 @@ async function main(argv: string[]): Promise<number> {
     .option('--platform <list>', 'check that the images are exactly these platforms, e.g. linux/amd64,linux/arm64')
     .option('--source <url>', 'org.opencontainers.image.source annotation')
     .option('--no-sbom', 'do not attach the SBOM as a referrer')
+    .option('--containerdisk', "push a disk-target image as a KubeVirt containerDisk (the qcow2 under /disk/) instead of a kiln image")
     .option('--sign-key <kiln.key>', 'sign the pushed digest with this cosign key (password from COSIGN_PASSWORD or a prompt)')
     .action(async (args: string[], options) => {
       exitCode = await pushCommand(ctx(), args, options, outputMode(program));

@@ -10,6 +10,7 @@ import { CYCLONEDX_JSON, KILN_CONFIG, SBOM_ARTIFACT_TYPE, TITLE_ANNOTATION } fro
 import { formatReference, type Reference } from './reference.js';
 import { attachReferrer } from './referrers.js';
 import { ociRoot } from './store.js';
+import { buildContainerDisk, CONTAINERDISK_PATH } from './containerdisk.js';
 
 export interface PushRequest {
   /** One image directory, or one per architecture (then an image index is pushed). */
@@ -19,6 +20,8 @@ export interface PushRequest {
   platforms?: string[];
   /** org.opencontainers.image.source. */
   source?: string;
+  /** Push each (disk-target) image as a KubeVirt containerDisk instead of a kiln image. */
+  containerdisk?: boolean;
   /** Attach the SBOM as a referrer (default true when the image has one). */
   sbomReferrer?: boolean;
   client?: ClientOptions;
@@ -56,7 +59,7 @@ export async function push(ctx: Context, request: PushRequest): Promise<PushResu
     const blobs: BlobOutcome[] = [];
     const manifests: Array<{ built: BuiltManifest; image: LoadedImage }> = [];
     for (const image of loaded) {
-      const built = await pushImageBlobs(ctx, client, repository, image, request, mounts, blobs);
+      const built = request.containerdisk ? await pushContainerDisk(ctx, client, repository, image, mounts, blobs) : await pushImageBlobs(ctx, client, repository, image, request, mounts, blobs);
       manifests.push({ built, image });
     }
     let top: BuiltManifest;
@@ -120,6 +123,24 @@ async function pushImageBlobs(ctx: Context, client: RegistryClient, repository: 
     ctx.reporter.emit({ type: 'step', step: 'push', message: `${name}: ${outcome === 'exists' ? 'already there' : outcome} (${descriptor.digest.slice(7, 19)}, ${descriptor.size} bytes)` });
   }
   return built;
+}
+
+async function pushContainerDisk(ctx: Context, client: RegistryClient, repository: string, image: LoadedImage, mounts: Record<string, string>, outcomes: BlobOutcome[]): Promise<BuiltManifest> {
+  const disk = await buildContainerDisk(ctx, image);
+  try {
+    for (const { descriptor, source, name } of [
+      { descriptor: disk.config.descriptor, source: { bytes: disk.config.bytes }, name: 'config' },
+      { descriptor: disk.layer.descriptor, source: { path: disk.layer.path }, name: `layer (${CONTAINERDISK_PATH})` },
+    ]) {
+      const mountFrom = mounts[descriptor.digest];
+      const outcome = await client.pushBlob(repository, descriptor, source, { ...(mountFrom ? { mountFrom } : {}), ...(ctx.signal ? { signal: ctx.signal } : {}) });
+      outcomes.push({ digest: descriptor.digest, size: descriptor.size, outcome });
+      ctx.reporter.emit({ type: 'step', step: 'push', message: `containerDisk ${name}: ${outcome === 'exists' ? 'already there' : outcome} (${descriptor.size} bytes)` });
+    }
+    return disk.built;
+  } finally {
+    await disk.cleanup();
+  }
 }
 
 async function attachSbom(ctx: Context, client: RegistryClient, repository: string, subject: Descriptor, image: LoadedImage): Promise<PushResult['sbom']> {

@@ -3,6 +3,8 @@ import { KilnError, ErrorCodes } from '../../errors.js';
 import { exportDisk, parseDiskFormat } from '../../export/disk.js';
 import { exportLibvirt } from '../../export/libvirt.js';
 import { loadImage } from '../../image/manifest.js';
+import { kubevirtVirtualMachine } from '../../export/kubevirt.js';
+import { parseReference } from '../../oci/reference.js';
 
 export interface RawExportOptions {
   libvirt?: boolean;
@@ -11,6 +13,8 @@ export interface RawExportOptions {
   initrdOut?: string;
   network?: string[];
   domainType?: string;
+  kubevirt?: string;
+  name?: string;
 }
 
 /**
@@ -24,8 +28,13 @@ export async function exportCommand(ctx: Context, imageDir: string, options: Raw
     ctx.reporter.emit({ type: 'step', step: 'export', message: `wrote ${options.output} (${options.disk})` });
     return 0;
   }
+  if (options.kubevirt) {
+    const vm = kubevirtVirtualMachine(await loadImage(imageDir), { image: parseReference(options.kubevirt), ...(options.name ? { name: options.name } : {}) });
+    process.stdout.write(JSON.stringify(vm, null, 2) + '\n');
+    return 0;
+  }
   if (!options.libvirt) {
-    throw new KilnError(ErrorCodes.USAGE, 'say what to export', { hint: 'kiln export IMAGE --libvirt > app.xml, or kiln export IMAGE --disk qcow2 -o app.qcow2' });
+    throw new KilnError(ErrorCodes.USAGE, 'say what to export', { hint: 'kiln export IMAGE --libvirt > app.xml, kiln export IMAGE --disk qcow2 -o app.qcow2, or kiln export IMAGE --kubevirt REF > vm.json' });
   }
   const domainType = options.domainType ?? 'kvm';
   if (domainType !== 'kvm' && domainType !== 'qemu') {

@@ -37,6 +37,7 @@ export async function clientOptions(ref: Reference, options: RawRegistryOptions)
 export interface RawPushOptions extends RawRegistryOptions {
   platform?: string;
   signKey?: string;
+  containerdisk?: boolean;
   source?: string;
   sbom?: boolean;
 }
@@ -54,6 +55,7 @@ export async function pushCommand(ctx: Context, args: string[], options: RawPush
     ...(options.platform ? { platforms: options.platform.split(',') } : {}),
     ...(options.source ? { source: options.source } : {}),
     sbomReferrer: options.sbom !== false,
+    containerdisk: options.containerdisk === true,
     client,
   });
   if (signingKey) await signImage(ctx, { ...reference, digest: result.digest }, signingKey, client, { mediaType: result.mediaType, digest: result.digest, size: result.size });
