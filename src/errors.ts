@@ -47,6 +47,11 @@ export const ErrorCodes = {
   TUPLE_UNKNOWN: 'KILN_TUPLE_UNKNOWN',
   /** The host compiler and the kiln wrappers did not produce a working program (the verdict says why). */
   TOOLCHAIN_BROKEN: 'KILN_TOOLCHAIN_BROKEN',
+  /**
+   * A toolchain wrapper was given a host directory (-I/usr/include, -L/usr/lib, a host directory
+   * in PKG_CONFIG_PATH, ...): printed by the generated wrapper scripts, which exit 1.
+   */
+  HOST_PATH_REFUSED: 'KILN_HOST_PATH_REFUSED',
   INTERRUPTED: 'KILN_INTERRUPTED',
   VOLUME_INVALID: 'KILN_VOLUME_INVALID',
   INSTANCE_NOT_FOUND: 'KILN_INSTANCE_NOT_FOUND',

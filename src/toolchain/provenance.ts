@@ -12,7 +12,7 @@ export const NOTE_NAME = 'kiln';
 export const NT_KILN_PROVENANCE = 1;
 export const NOTE_SECTION = '.note.kiln.provenance';
 /** Bumped whenever the wrappers or specs change what they do. */
-export const WRAPPER_VERSION = 'kiln-toolchain/2';
+export const WRAPPER_VERSION = 'kiln-toolchain/3';
 
 export interface Provenance {
   tuple: string;

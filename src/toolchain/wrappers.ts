@@ -1,6 +1,7 @@
 import type { HostCompiler } from './compiler.js';
 import type { TupleInfo } from './tuples.js';
 import { WRAPPER_VERSION } from './provenance.js';
+import { ErrorCodes } from '../errors.js';
 
 /**
  * The wrapper programs, generated as small POSIX shell scripts. Why shell and not node:
@@ -46,26 +47,48 @@ function header(layout: WrapperLayout, what: string): string[] {
 
 /** Host directories whose headers or libraries must never reach a kiln build. */
 const HOST_DIRS = ['/usr/include', '/usr/local/include', '/usr/lib', '/usr/lib64', '/usr/local/lib', '/lib', '/lib64'];
+/** pkg-config also reads the host's architecture-independent packages. */
+const HOST_PKG_CONFIG_DIRS = [...HOST_DIRS, '/usr/share', '/usr/local/share'];
+
+/** The stable code every wrapper refusal carries (src/errors.ts), rendered as the kiln CLI renders errors. */
+const REFUSED = `error ${ErrorCodes.HOST_PATH_REFUSED}`;
+
+interface HostPathRule {
+  dirs: readonly string[];
+  /** What the refused path is, in the message: "host path", "host directory ... in PKG_CONFIG_PATH". */
+  what: string;
+  why: string;
+  hint: string;
+}
+
+function compilerRule(layout: WrapperLayout): HostPathRule {
+  return {
+    dirs: HOST_DIRS,
+    what: 'host path %s',
+    why: `host headers and libraries are built for the host, not for ${layout.tuple.name}`,
+    hint:
+      layout.tuple.libc === 'musl'
+        ? `install the library into the sysroot instead (make install DESTDIR="$(kiln sysroot ${layout.tuple.name})")`
+        : `install it into the sysroot instead (DESTDIR="$(kiln sysroot ${layout.tuple.name})")`,
+  };
+}
 
 /**
- * The shell function that checks one path argument. Directories of the tuple's own C library
- * (musl-dev installs under /usr/include and /usr/lib) stay allowed.
+ * The shell function that checks one path argument ($2, when given, is what the message names).
+ * Directories of the tuple's own C library (musl-dev installs under /usr/include and /usr/lib)
+ * stay allowed.
  */
-function hostPathCheck(layout: WrapperLayout): string[] {
+function hostPathCheck(layout: WrapperLayout, rule: HostPathRule = compilerRule(layout)): string[] {
   const allowed = [layout.tuple.libcInclude, layout.tuple.libcLib].filter((d): d is string => !!d);
   const allowPatterns = allowed.flatMap((d) => [shQuote(d), `${shQuote(d)}/*`]).join('|');
-  const refusePatterns = HOST_DIRS.flatMap((d) => [shQuote(d), `${shQuote(d)}/*`]).join('|');
-  const hint =
-    layout.tuple.libc === 'musl'
-      ? `install the library into the sysroot instead (make install DESTDIR="$(kiln sysroot ${layout.tuple.name})")`
-      : `install it into the sysroot instead (DESTDIR="$(kiln sysroot ${layout.tuple.name})")`;
+  const refusePatterns = rule.dirs.flatMap((d) => [shQuote(d), `${shQuote(d)}/*`]).join('|');
   return [
     'kiln_check() {',
     '  case $1 in',
     ...(allowPatterns ? [`    ${allowPatterns}) ;;`] : []),
     `    ${refusePatterns})`,
-    `      printf '%s: refusing host path %s: host headers and libraries are built for the host, not for %s\\n' "\${0##*/}" "\${2:-$1}" ${shQuote(layout.tuple.name)} >&2`,
-    `      printf '%s: hint: %s\\n' "\${0##*/}" ${shQuote(hint)} >&2`,
+    `      printf '%s: ${REFUSED}: refusing ${rule.what}: %s\\n' "\${0##*/}" "\${2:-$1}" ${shQuote(rule.why)} >&2`,
+    `      printf '%s: hint: %s\\n' "\${0##*/}" ${shQuote(rule.hint)} >&2`,
     '      exit 1;;',
     '  esac',
     '}',
@@ -274,23 +297,83 @@ function passThrough(layout: WrapperLayout, name: string, program: string): Gene
 }
 
 /**
- * pkg-config sees only the sysroot: PKG_CONFIG_LIBDIR replaces the host's search path,
- * PKG_CONFIG_SYSROOT_DIR prefixes every -I/-L it prints, and PKG_CONFIG_PATH (which would add
- * host directories back) is cleared. musl builds are static and glibc ones try static first,
- * so Libs.private count too (a dynamic fallback links a few libraries more than it needs).
+ * pkg-config sees the tuple's sysroot and, searched first, the PKG_CONFIG_PATH directories
+ * that are not the host's (a host one is refused with its path named, as the compilers refuse
+ * host paths). PKG_CONFIG_LIBDIR replaces the host's search path and PKG_CONFIG_SYSROOT_DIR
+ * puts the sysroot in front of every absolute path a package names: right for packages
+ * installed into the sysroot (make install DESTDIR=..., prefix=/usr), wrong for a library
+ * installed into a prefix of its own (--prefix=$PWD/prefix), whose paths are real host paths.
+ * pkgconf has one sysroot for all packages, so the wrapper takes it off again where a path
+ * lies under the prefix of a PKG_CONFIG_PATH directory (the directory above lib/pkgconfig,
+ * share/pkgconfig or lib/<multiarch>/pkgconfig); with no such directory, pkgconf runs as is.
+ * musl builds are static and glibc ones try static first, so Libs.private count too (a
+ * dynamic fallback links a few libraries more than it needs).
  */
 function pkgConfig(layout: WrapperLayout, program: string): GeneratedFile {
   const s = layout.sysroot;
   const libdir = [`${s}/usr/lib/pkgconfig`, `${s}/usr/share/pkgconfig`].join(':');
+  const command = `${shQuote(program)}${layout.tuple.staticByDefault || layout.tuple.staticFirst ? ' --static' : ''} "$@"`;
+  const rule: HostPathRule = {
+    dirs: HOST_PKG_CONFIG_DIRS,
+    what: 'host directory %s in PKG_CONFIG_PATH',
+    why: `its packages describe host libraries, not ${layout.tuple.name} ones`,
+    hint: `take it out of PKG_CONFIG_PATH; install the library into the sysroot (make install DESTDIR="$(kiln sysroot ${layout.tuple.name})") or a prefix of your own (PKG_CONFIG_PATH=PREFIX/lib/pkgconfig)`,
+  };
   return {
     name: 'pkg-config',
     content: [
       ...header(layout, 'pkg-config'),
-      `PKG_CONFIG_SYSROOT_DIR=${shQuote(s)}`,
+      ...hostPathCheck(layout, rule),
+      `kiln_sysroot=${shQuote(s)}`,
+      'kiln_path= kiln_roots=',
+      // Split on ':' with globbing off, so an entry is never expanded as a pattern.
+      'kiln_ifs=$IFS; IFS=:; set -f',
+      'for kiln_e in ${PKG_CONFIG_PATH-}; do',
+      '  case $kiln_e in "") continue;; /*) ;; *) kiln_e=$PWD/$kiln_e;; esac',
+      '  kiln_check "$kiln_e"',
+      '  kiln_path=${kiln_path:+$kiln_path:}$kiln_e',
+      '  case $kiln_e in "$kiln_sysroot"|"$kiln_sysroot"/*) continue;; esac',
+      '  kiln_r=${kiln_e%/}; kiln_r=${kiln_r%/pkgconfig}',
+      '  case ${kiln_r%/*} in */lib) case ${kiln_r##*/} in *-*-*) kiln_r=${kiln_r%/*};; esac;; esac',
+      '  case $kiln_r in */lib|*/lib32|*/lib64|*/libx32|*/share) kiln_r=${kiln_r%/*};; esac',
+      '  [ -z "$kiln_r" ] || kiln_roots=$kiln_roots$kiln_r:',
+      'done',
+      'IFS=$kiln_ifs; set +f',
+      `PKG_CONFIG_SYSROOT_DIR=$kiln_sysroot`,
       `PKG_CONFIG_LIBDIR=${shQuote(libdir)}`,
       'export PKG_CONFIG_SYSROOT_DIR PKG_CONFIG_LIBDIR',
-      'unset PKG_CONFIG_PATH',
-      `exec ${shQuote(program)}${layout.tuple.staticByDefault || layout.tuple.staticFirst ? ' --static' : ''} "$@"`,
+      'if [ -n "$kiln_path" ]; then PKG_CONFIG_PATH=$kiln_path; export PKG_CONFIG_PATH; else unset PKG_CONFIG_PATH; fi',
+      `[ -n "$kiln_roots" ] || exec ${command}`,
+      // Rewrites $kiln_out: the sysroot followed by the root $1, where the root ends (end, /,
+      // space or newline), becomes the root alone.
+      'kiln_nl="',
+      '"',
+      'kiln_unroot() {',
+      '  kiln_pat=$kiln_sysroot$1 kiln_rest=$kiln_out kiln_out=',
+      '  while :; do',
+      '    case $kiln_rest in *"$kiln_pat"*) ;; *) kiln_out=$kiln_out$kiln_rest; return;; esac',
+      '    kiln_out=$kiln_out${kiln_rest%%"$kiln_pat"*}',
+      '    kiln_rest=${kiln_rest#*"$kiln_pat"}',
+      '    case $kiln_rest in ""|/*|" "*|"$kiln_nl"*) kiln_out=$kiln_out$1;; *) kiln_out=$kiln_out$kiln_pat;; esac',
+      '  done',
+      '}',
+      // pkgconf writes a space in a path as "\\ ": each root is taken off in that form too.
+      'kiln_escape() {',
+      '  kiln_rest=$1 kiln_esc=',
+      '  while :; do',
+      '    case $kiln_rest in *" "*) kiln_esc=$kiln_esc${kiln_rest%%" "*}"\\\\ "; kiln_rest=${kiln_rest#*" "};; *) kiln_esc=$kiln_esc$kiln_rest; return;; esac',
+      '  done',
+      '}',
+      `kiln_out=$(${command}); kiln_rc=$?`,
+      'IFS=:; set -f',
+      'for kiln_r in $kiln_roots; do',
+      '  IFS=$kiln_ifs',
+      '  kiln_unroot "$kiln_r"',
+      '  kiln_escape "$kiln_r"; [ "$kiln_esc" = "$kiln_r" ] || kiln_unroot "$kiln_esc"',
+      'done',
+      'IFS=$kiln_ifs; set +f',
+      `[ -z "$kiln_out" ] || printf '%s\\n' "$kiln_out"`,
+      'exit $kiln_rc',
       '',
     ].join('\n'),
   };

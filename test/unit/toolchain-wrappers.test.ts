@@ -103,13 +103,24 @@ test('installed wrappers: -dumpmachine, static musl with a provenance note, host
   await mkdir(join(sysroot, 'usr/lib/pkgconfig'), { recursive: true });
   await writeFile(join(sysroot, 'usr/lib/pkgconfig/kilntest.pc'), 'prefix=/usr\nincludedir=${prefix}/include\nlibdir=${prefix}/lib\nName: kilntest\nDescription: t\nVersion: 1.2\nLibs: -L${libdir} -lkilntest\nLibs.private: -lm\nCflags: -I${includedir}/kilntest\n');
   const pc = join(toolchain.binDir, `${MUSL}-pkg-config`);
-  const env = { ...process.env, PKG_CONFIG_PATH: '/usr/lib/x86_64-linux-gnu/pkgconfig:/usr/share/pkgconfig' };
+  const env = { ...process.env, PKG_CONFIG_PATH: '' };
   assert.equal(sh(pc, ['--modversion', 'kilntest'], env).stdout.trim(), '1.2');
   assert.equal(sh(pc, ['--cflags', 'kilntest'], env).stdout.trim(), `-I${sysroot}/usr/include/kilntest`);
   assert.equal(sh(pc, ['--libs', 'kilntest'], env).stdout.trim(), `-L${sysroot}/usr/lib -lkilntest -lm`);
-  // A host package stays invisible, even with PKG_CONFIG_PATH pointing at the host's directories.
+  // A host package stays invisible; a host directory in PKG_CONFIG_PATH is refused, named, with the code.
   const hostPc = sh('pkg-config', ['--list-package-names'], env).stdout.split('\n').find((name) => name && !['pkgconf', 'pkg-config'].includes(name));
   if (hostPc) assert.notEqual(sh(pc, ['--exists', hostPc], env).code, 0, hostPc);
+  const refused = sh(pc, ['--cflags', 'kilntest'], { ...process.env, PKG_CONFIG_PATH: 'relative/pkgconfig:/usr/lib/x86_64-linux-gnu/pkgconfig:/usr/share/pkgconfig' });
+  assert.equal(refused.code, 1);
+  assert.match(refused.stderr, /^x86_64-kiln-linux-musl-pkg-config: error KILN_HOST_PATH_REFUSED: refusing host directory \/usr\/lib\/x86_64-linux-gnu\/pkgconfig in PKG_CONFIG_PATH: /);
+  // A directory of the user's (relative ones are taken from the working directory) is searched before the sysroot.
+  const mine = join(dir, 'prefix');
+  await mkdir(join(mine, 'lib/pkgconfig'), { recursive: true });
+  await writeFile(join(mine, 'lib/pkgconfig/kilntest.pc'), `prefix=${mine}\nName: kilntest\nDescription: t\nVersion: 9.9\nCflags: -I\${prefix}/include\n`);
+  for (const [args, expected] of [[['--modversion'], '9.9'], [['--cflags'], `-I${mine}/include`]] as const) {
+    const r = spawnSync(pc, [...args, 'kilntest'], { cwd: dir, encoding: 'utf8', env: { ...process.env, PKG_CONFIG_PATH: 'prefix/lib/pkgconfig' } });
+    assert.equal(r.stdout.trim(), expected, r.stderr);
+  }
 
   await t.test('clang wrappers (scripts/setup.sh installs clang)', async () => {
     assert.ok(toolchain.clang, 'clang is installed');
@@ -209,7 +220,7 @@ test('glibc tuple: static where it links, dynamic (with one note) where it does 
     for (const driver of ['gcc', 'g++', 'clang']) {
       const r = sh(tool(driver), [...args, hello, '-o', out]);
       assert.equal(r.code, 1, `${driver} ${args.join(' ')}`);
-      assert.ok(r.stderr.startsWith(`${GNU}-${driver}: refusing host path ${path}: `), `${driver} ${args.join(' ')}: ${r.stderr}`);
+      assert.ok(r.stderr.startsWith(`${GNU}-${driver}: error KILN_HOST_PATH_REFUSED: refusing host path ${path}: `), `${driver} ${args.join(' ')}: ${r.stderr}`);
     }
   }
   // -rpath names a directory inside the image at run time (libtool passes -rpath /usr/lib): allowed.
