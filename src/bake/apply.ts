@@ -30,6 +30,7 @@ export async function applyBake(ctx: Context, plan: BakePlan, outputDir?: string
     ctx.reporter.emit({ type: 'step', step: 'bake', message: 'writing kernel and initramfs' });
     await publishDirectory(cacheDir, async (tmp) => {
       await copyFile(plan.kernelHostPath, join(tmp, 'kernel'));
+      if (plan.hypervisorHostPath && plan.manifest.hypervisor) await copyFile(plan.hypervisorHostPath, join(tmp, plan.manifest.hypervisor.file));
       const initrd = await writeCpio(plan.entries, join(tmp, 'initramfs.cpio'));
       // The SBOM is derived from the planned manifest (so it stays a pure function of the inputs); the manifest pins its hash.
       const sbom = plan.manifest.components ? imageSbom(plan.manifest) : undefined;

@@ -23,6 +23,8 @@ import { planDataPartition } from '../targets/disk/data-partition.js';
 import { planSigning, type SigningRequest } from '../targets/efi/sign.js';
 import type { ComponentInput } from '../image/components.js';
 import { bakeInventory, type SupplyRequest } from '../supply/bake.js';
+import { placePrograms } from './programs.js';
+import { obtainHypervisor } from '../components/hypervisor.js';
 
 export interface BakeRequest {
   appPath: string;
@@ -38,6 +40,11 @@ export interface BakeRequest {
   extraComponentSets?: string[];
   /** Data files and directory trees copied into the image. */
   files?: DataFileRequest[];
+  /**
+   * Other programs the image carries with their shared libraries (host paths, or paths inside
+   * `sysroot`): for an app that runs programs of its own, such as a shell script (src/bake/programs.ts).
+   */
+  programs?: string[];
   /** disk target: a second GPT partition, empty ext4, mounted at `mount` (default /data) by the image's own UKI. */
   dataPartition?: { sizeMiB: number; mount?: string };
   /** efi/disk targets: sign the standalone UKI for Secure Boot (sbsign) with this key and certificate. */
@@ -95,7 +102,13 @@ export async function gatherBakeInputs(ctx: Context, request: BakeRequest): Prom
   const dataPartition = planDataPartition(request.target, request.dataPartition);
   const signing = await planSigning(request.target, request.signing);
   ctx.reporter.emit({ type: 'step', step: 'kernel', message: 'resolving kernel components' });
-  const kernel = await obtainKernel(ctx, { arch: arch.dpkgArch, ...(request.kernelPath ? { kernelPath: request.kernelPath } : {}), ...(request.modulesDir ? { modulesDir: request.modulesDir } : {}) });
+  const kernel = await obtainKernel(ctx, {
+    arch: arch.dpkgArch,
+    ...(target.kernelPackage ? { packageName: target.kernelPackage } : {}),
+    ...(request.kernelPath ? { kernelPath: request.kernelPath } : {}),
+    ...(request.modulesDir ? { modulesDir: request.modulesDir } : {}),
+  });
+  const hypervisor = target.hypervisor ? await obtainHypervisor(ctx, target.hypervisor) : undefined;
   assertKernelArch(kernel, arch);
   // PVH targets (microvm, xen) boot the uncompressed vmlinux; kiln extracts it from the bzImage.
   const bootKernel = target.kernel === 'vmlinux' ? await extractVmlinux(ctx, kernel) : { path: kernel.kernelPath, sha256: kernel.kernelSha256 };
@@ -122,17 +135,31 @@ export async function gatherBakeInputs(ctx: Context, request: BakeRequest): Prom
   const closure = isDynamic
     ? await resolveElfClosure(appPath, { appGuestPath, ...(sysroot !== undefined ? { sysroot } : {}), ...(tupleLibs.length > 0 ? { extraSearchPaths: tupleLibs } : {}) })
     : undefined;
+  const programs = await placePrograms(request.programs ?? [], { ...(sysroot !== undefined ? { sysroot } : {}), machine: info.machine, machineName: info.machineName });
+  // One copy of each library, whoever needs it: the app and the other programs share them.
+  const closures = [...(closure ? [closure] : []), ...programs.flatMap((p) => (p.closure ? [p.closure] : []))];
+  const libraryByPath = new Map<string, { soname: string; neededBy: string[]; hostPath: string; guestPath: string }>();
+  for (const lib of closures.flatMap((c) => c.libraries)) {
+    const seen = libraryByPath.get(lib.guestPath);
+    libraryByPath.set(lib.guestPath, { soname: lib.soname, hostPath: lib.hostPath, guestPath: lib.guestPath, neededBy: [...new Set([...(seen?.neededBy ?? []), ...lib.neededBy])].sort() });
+  }
+  // The app's loader is the interpreter; a program linked against another C library brings its own as a library.
+  const loaders = [...new Map(closures.flatMap((c) => (c.interpreter ? [[c.interpreter.guestPath, c.interpreter] as const] : []))).values()];
+  const loader = closure?.interpreter ?? loaders[0];
+  for (const other of loaders.filter((l) => l.guestPath !== loader?.guestPath)) {
+    libraryByPath.set(other.guestPath, { soname: posix.basename(other.loaderPath), hostPath: other.hostPath, guestPath: other.guestPath, neededBy: [] });
+  }
+  const interpreter = loader ? { ...(await hostFile(loader.hostPath, loader.guestPath, true)), loaderPath: loader.loaderPath } : undefined;
   const libraries = await Promise.all(
-    (closure?.libraries ?? []).map(async (lib) => ({ soname: lib.soname, neededBy: lib.neededBy, ...(await hostFile(lib.hostPath, lib.guestPath, true)) })),
+    [...libraryByPath.values()].sort((a, b) => (a.guestPath < b.guestPath ? -1 : 1)).map(async (lib) => ({ soname: lib.soname, neededBy: lib.neededBy, ...(await hostFile(lib.hostPath, lib.guestPath, true)) })),
   );
-  const interpreter = closure?.interpreter
-    ? { ...(await hostFile(closure.interpreter.hostPath, closure.interpreter.guestPath, true)), loaderPath: closure.interpreter.loaderPath }
-    : undefined;
+  const symlinks = new Map(closures.flatMap((c) => c.symlinks).map((link) => [link.path, link]));
+  const libraryPath = [...new Set(closures.flatMap((c) => c.libraryPath))].sort();
 
   const shim = await buildShim(ctx, arch.name);
   const app = await hostFile(appPath, closure?.app.guestPath ?? appGuestPath, true);
   // The guest has no ld.so.cache: libraries found through ld.so.conf need LD_LIBRARY_PATH.
-  const env = { ...(closure && closure.libraryPath.length > 0 ? { LD_LIBRARY_PATH: closure.libraryPath.join(':') } : {}), ...request.env };
+  const env = { ...(libraryPath.length > 0 ? { LD_LIBRARY_PATH: libraryPath.join(':') } : {}), ...request.env };
   const inputs: BakeInputs = {
     target,
     app: {
@@ -145,7 +172,8 @@ export async function gatherBakeInputs(ctx: Context, request: BakeRequest): Prom
     },
     ...(interpreter ? { interpreter } : {}),
     libraries,
-    symlinks: closure?.symlinks ?? [],
+    programs: await Promise.all(programs.map((p) => hostFile(p.hostPath, p.guestPath, true))),
+    symlinks: [...symlinks.values()].sort((a, b) => (a.path < b.path ? -1 : 1)),
     kernel: {
       hostPath: bootKernel.path,
       file: 'kernel',
@@ -154,6 +182,7 @@ export async function gatherBakeInputs(ctx: Context, request: BakeRequest): Prom
       initSize: kernel.initSize,
       source: kernel.source,
     },
+    ...(hypervisor ? { hypervisor: { file: 'xen', sha256: hypervisor.sha256, source: { kind: 'debian' as const, ...hypervisor.source }, hostPath: hypervisor.path } } : {}),
     modules,
     componentSets,
     shim: { ...(await hostFile(shim.path, '/kiln/init', true)), compiler: shim.compiler },
@@ -163,7 +192,7 @@ export async function gatherBakeInputs(ctx: Context, request: BakeRequest): Prom
     kilnVersion: KILN_VERSION,
   };
   // What the image is made of, with the license policy and audit enforced on it.
-  return { ...inputs, ...(await bakeInventory(ctx, inputs, request.components ?? [], request.supply ?? {})) };
+  return { ...inputs, ...(await bakeInventory(ctx, inputs, [...(request.components ?? []), ...(hypervisor ? [hypervisor.component] : [])], request.supply ?? {})) };
 }
 
 /**

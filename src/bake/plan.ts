@@ -43,6 +43,7 @@ export function planBake(inputs: BakeInputs, formats: { supply: number } = { sup
   files.push({ path: GUEST_IMAGE_CONF, kind: 'file', role: 'config', mode: 0o644, size: imageConf.length, sha256: sha256(imageConf) });
   addFile(inputs.app, 'app');
   if (inputs.interpreter) addFile(inputs.interpreter, 'interpreter');
+  for (const program of inputs.programs ?? []) addFile(program, 'program');
   for (const library of inputs.libraries) addFile(library, 'library');
   for (const module of inputs.modules) addFile(module, 'module');
   for (const item of inputs.data) {
@@ -64,6 +65,7 @@ export function planBake(inputs: BakeInputs, formats: { supply: number } = { sup
   const initrdEstimate = files.reduce((sum, file) => sum + (file.size ?? 0) + CPIO_ENTRY_OVERHEAD, 0);
   const minimumMiB = minimumMemoryMiB(inputs.kernel.initSize, initrdEstimate);
   const { hostPath: kernelHostPath, ...kernel } = inputs.kernel;
+  const { hostPath: hypervisorHostPath, ...hypervisor } = inputs.hypervisor ?? { hostPath: undefined };
 
   const manifest: BakePlan['manifest'] = {
     format: IMAGE_FORMAT,
@@ -71,13 +73,14 @@ export function planBake(inputs: BakeInputs, formats: { supply: number } = { sup
     arch: inputs.target.arch,
     cmdline: inputs.target.cmdline.join(' '),
     kernel: { ...kernel, file: 'kernel' },
+    ...(inputs.hypervisor ? { hypervisor: hypervisor as NonNullable<BakePlan['manifest']['hypervisor']> } : {}),
     app: {
       guestPath: inputs.app.guestPath,
       args: inputs.app.args,
       env: inputs.app.env,
       ...(inputs.app.workdir ? { workdir: inputs.app.workdir } : {}),
       linkage: inputs.app.linkage,
-      ...(inputs.interpreter ? { interpreter: inputs.interpreter.loaderPath } : {}),
+      ...(inputs.interpreter && inputs.app.linkage === 'dynamic' ? { interpreter: inputs.interpreter.loaderPath } : {}),
       sha256: inputs.app.sha256,
       ...(inputs.app.provenance ? { provenance: inputs.app.provenance } : {}),
     },
@@ -93,7 +96,14 @@ export function planBake(inputs: BakeInputs, formats: { supply: number } = { sup
     ...(inputs.signing ? { signing: { certSha256: inputs.signing.certSha256 } } : {}),
   };
   // The manifest lists every input by content, so its hash is the image's identity.
-  return { key: sha256(canonicalJson(manifest)), entries, manifest, kernelHostPath, ...(inputs.signing ? { signing: inputs.signing } : {}) };
+  return {
+    key: sha256(canonicalJson(manifest)),
+    entries,
+    manifest,
+    kernelHostPath,
+    ...(hypervisorHostPath ? { hypervisorHostPath } : {}),
+    ...(inputs.signing ? { signing: inputs.signing } : {}),
+  };
 }
 
 /**

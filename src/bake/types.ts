@@ -26,9 +26,13 @@ export interface BakeInputs {
   /** The ELF interpreter, stored at guestPath; loaderPath is the PT_INTERP path that reaches it. */
   interpreter?: HostFile & { loaderPath: string };
   libraries: (HostFile & { soname: string; neededBy: string[] })[];
+  /** Other programs beside the app (src/bake/programs.ts), sorted as given; their libraries are in `libraries`. */
+  programs?: HostFile[];
   /** Directory symlinks such as /lib -> usr/lib that the host's dynamic loader relies on. */
   symlinks: { path: string; target: string }[];
   kernel: ImageManifest['kernel'] & { hostPath: string };
+  /** The hypervisor the target boots first (xen-host), stored in the image as `file`. */
+  hypervisor?: NonNullable<ImageManifest['hypervisor']> & { hostPath: string };
   modules: (HostFile & { name: string })[];
   componentSets: string[];
   shim: HostFile & { compiler: string };
@@ -51,6 +55,7 @@ export interface BakePlan {
   /** The manifest without the initrd facts, which are known once the archive is written. */
   manifest: Omit<ImageManifest, 'initrd'>;
   kernelHostPath: string;
+  hypervisorHostPath?: string;
   /** The signing key and certificate (host paths, never in the manifest, which has the certificate's hash). */
   signing?: Signing;
 }

@@ -23,6 +23,8 @@ export function addBakeOptions(command: Command): Command {
     .option('--default-env <K=V>', 'a default environment variable baked into the image (repeatable)', collect, [])
     .option('--file <src:/guest/path>', 'copy a host file or directory tree into the image (repeatable)', collect, [])
     .option('--binary <path>', 'with debian:NAME or catalogue:NAME: the program inside the package to run')
+    .option('--program <path>', 'another program the image carries with its shared libraries, for an app that runs it (repeatable; with debian:/catalogue:, a path inside the packages)', collect, [])
+    .option('--package <name>', 'with debian:NAME or catalogue:NAME: another Debian package unpacked beside it, in the same closure (repeatable)', collect, [])
     .option('--sign-key <key.pem>', 'with --target efi|disk: sign the UKI for Secure Boot with this private key (needs --sign-cert; Debian package sbsigntool)')
     .option('--sign-cert <cert.pem>', 'the PEM certificate that goes with --sign-key')
     .option('--data-partition <size[:/mount]>', 'with --target disk: add an empty ext4 partition (GPT name kiln-data) mounted at /mount (default /data), e.g. 256M');
@@ -64,6 +66,8 @@ export interface RawBakeOptions extends RawSupplyOptions {
   defaultEnv: string[];
   file: string[];
   binary?: string;
+  program: string[];
+  package: string[];
   dataPartition?: string;
   signKey?: string;
   signCert?: string;
@@ -81,6 +85,7 @@ export function toBakeRequest(appPath: string, options: RawBakeOptions, env: Nod
     ...(options.modules ? { modulesDir: options.modules } : {}),
     extraComponentSets: options.with,
     files: options.file.map(parseDataFileFlag),
+    ...(options.program.length > 0 ? { programs: options.program } : {}),
     ...(options.dataPartition ? { dataPartition: parseDataPartitionFlag(options.dataPartition) } : {}),
     ...signingFlags(options),
     ...withSupply(toSupplyRequest(options, env)),

@@ -79,6 +79,11 @@ export const COMPONENT_SETS = {
     description: 'Xen paravirtual block frontend: XEN_BLKDEV_FRONTEND=m',
     modules: ['xen_blkfront'],
   },
+  'xen-dom0': {
+    description:
+      "what a Xen dom0's toolstack needs (Debian's generic kernel, XEN_DOM0=y): event channels, grant tables and privcmd for xl and xenstored, xenfs for /proc/xen, the net and block backends, a bridge for guests' vifs and loop devices for file-backed disks",
+    modules: ['xen_evtchn', 'xenfs', 'xen_gntdev', 'xen_gntalloc', 'xen_privcmd', 'xen_netback', 'xen_blkback', 'bridge', 'loop'],
+  },
 } as const satisfies Record<string, ComponentSet>;
 
 export type ComponentSetName = keyof typeof COMPONENT_SETS;

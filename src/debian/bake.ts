@@ -9,6 +9,7 @@ import { resolveInRoot } from '../rootfs/sysroot.js';
 import { resolveDebianClosure } from './resolve.js';
 import { realiseWithOwners } from './realise.js';
 import type { DebianImageSpec } from './types.js';
+import { placePrograms } from '../bake/programs.js';
 
 export type DebianBakeParts = Partial<BakeRequest> & { appPath: string; sysroot: string; files: DataFileRequest[]; components: ComponentInput[] };
 
@@ -46,9 +47,20 @@ export async function debianBakeRequest(ctx: Context, spec: DebianImageSpec): Pr
   }
   for (const extra of spec.data ?? []) files.push(extra);
 
-  // Which guest paths come from which package: the program, its loader and libraries, and the data trees.
+  // Which guest paths come from which package: the program, its loader and libraries, the other programs and the data trees.
   const closure = await resolveElfClosure(join(root, app.path), { sysroot: root, appGuestPath: named.path });
   const used = new Set<string>([app.path, named.path, ...closure.libraries.map((l) => l.guestPath), ...(closure.interpreter ? [closure.interpreter.guestPath] : [])]);
+  const programs = await placePrograms(spec.programs ?? [], { sysroot: root, machine: closure.app.info.machine, machineName: closure.app.info.machineName });
+  for (const program of programs) {
+    const real = program.hostPath.slice(root.length);
+    if (owners[real] === undefined) {
+      throw new KilnError(ErrorCodes.DEBIAN_FILE_NOT_FOUND, `the program ${program.guestPath} is not in ${lock.package} ${lock.version} or the packages beside it`, { hint: 'add the package that ships it' });
+    }
+    used.add(real);
+    used.add(program.guestPath);
+    for (const lib of program.closure?.libraries ?? []) used.add(lib.guestPath);
+    if (program.closure?.interpreter) used.add(program.closure.interpreter.guestPath);
+  }
   for (const f of files) {
     if (!f.hostPath.startsWith(`${root}/`)) continue;
     for (const p of Object.keys(owners)) if (p === f.guestPath || p.startsWith(`${f.guestPath}/`)) used.add(p);
@@ -60,12 +72,14 @@ export async function debianBakeRequest(ctx: Context, spec: DebianImageSpec): Pr
   for (const path of [...used].sort()) add(owners[path], path);
   // The program's guest path holds the bytes of the package that ships the real file.
   add(owners[app.path], named.path);
+  for (const program of programs) add(owners[program.hostPath.slice(root.length)], program.guestPath);
   for (const list of filesOf.values()) list.sort();
   const kept = components.filter((c) => filesOf.has(c.name));
   const keptIds = new Set(kept.map((c) => c.id));
   return {
     appPath,
     sysroot: root,
+    ...(programs.length > 0 ? { programs: programs.map((p) => p.guestPath) } : {}),
     files,
     components: kept.map((c) => ({ ...c, files: filesOf.get(c.name)!, dependsOn: (c.dependsOn ?? []).filter((d) => keptIds.has(d)) })),
   };

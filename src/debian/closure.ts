@@ -93,12 +93,14 @@ export function universeFrom(candidates: AvailablePackage[], others: AvailablePa
 
 const PRIORITY_RANK: Record<string, number> = { required: 0, important: 1, standard: 2, optional: 3, extra: 4 };
 
-export function resolveClosureIn(universe: PackageUniverse, root: AvailablePackage, drop: readonly string[] = INSTALL_ONLY_PACKAGES): ClosureResult {
+export function resolveClosureIn(universe: PackageUniverse, root: AvailablePackage | readonly AvailablePackage[], drop: readonly string[] = INSTALL_ONLY_PACKAGES): ClosureResult {
   const dropSet = new Set(drop);
-  const chosen = new Map<string, AvailablePackage>([[root.package, root]]);
+  // Several roots (a program and the packages an image wants beside it) share one closure.
+  const roots = Array.isArray(root) ? [...(root as readonly AvailablePackage[])] : [root as AvailablePackage];
+  const chosen = new Map<string, AvailablePackage>(roots.map((r) => [r.package, r]));
   const pulledBy = new Map<string, string>();
   const dropped = new Set<string>();
-  const queue: AvailablePackage[] = [root];
+  const queue: AvailablePackage[] = [...roots];
 
   const meets = (p: AvailablePackage, a: Alternative): boolean =>
     (p.package === a.name && versionSatisfies(p.version, a.op, a.version)) ||

@@ -10,7 +10,11 @@ import type { DebianLock } from './types.js';
  * files, the recipe's [[data]] files (paths relative to the recipe), and its runtime
  * defaults (args, env). `lock` is the closure kiln.lock pinned, when there is one.
  */
-export async function debianRecipeBakeRequest(ctx: Context, loaded: LoadedRecipe, opts: { lock?: DebianLock; binary?: string } = {}): Promise<DebianBakeParts & { args: string[]; env: Record<string, string> }> {
+export async function debianRecipeBakeRequest(
+  ctx: Context,
+  loaded: LoadedRecipe,
+  opts: { lock?: DebianLock; binary?: string; extra?: { packages: string[]; programs: string[] } } = {},
+): Promise<DebianBakeParts & { args: string[]; env: Record<string, string> }> {
   const { recipe } = loaded;
   if (!recipe.debian) {
     throw new KilnError(ErrorCodes.RECIPE_INVALID, `${loaded.file} has no [debian] section`, { hint: 'build it with `kiln build` first' });
@@ -19,9 +23,14 @@ export async function debianRecipeBakeRequest(ctx: Context, loaded: LoadedRecipe
     package: recipe.debian.package,
     ...(recipe.debian.version !== undefined ? { version: recipe.debian.version } : {}),
     binary: opts.binary ?? recipe.runtime.app ?? recipe.debian.binary,
+    ...extraParts([...recipe.debian.packages, ...(opts.extra?.packages ?? [])], [...recipe.debian.programs, ...(opts.extra?.programs ?? [])]),
     files: recipe.debian.files,
     data: recipe.data.map((d) => ({ hostPath: resolve(loaded.dir, d.path), guestPath: d.dest })),
     ...(opts.lock ? { lock: opts.lock } : {}),
   });
   return { ...parts, args: recipe.runtime.args, env: recipe.runtime.env };
+}
+
+function extraParts(packages: string[], programs: string[]): { extraPackages?: string[]; programs?: string[] } {
+  return { ...(packages.length > 0 ? { extraPackages: [...new Set(packages)] } : {}), ...(programs.length > 0 ? { programs: [...new Set(programs)] } : {}) };
 }

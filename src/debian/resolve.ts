@@ -29,21 +29,23 @@ const RULES_VERSION = 1;
 
 export async function resolveDebianClosure(ctx: Context, spec: DebianSpec): Promise<DebianLock> {
   const fingerprint = await aptStateFingerprint(ctx);
-  const key = sha256(canonicalJson({ rules: RULES_VERSION, fingerprint, package: spec.package, version: spec.version ?? '', arch: DEBIAN_ARCH, drop: INSTALL_ONLY_PACKAGES }));
+  const extra = [...new Set(spec.extraPackages ?? [])].filter((name) => name !== spec.package).sort();
+  const key = sha256(canonicalJson({ rules: RULES_VERSION, fingerprint, package: spec.package, version: spec.version ?? '', arch: DEBIAN_ARCH, drop: INSTALL_ONLY_PACKAGES, ...(extra.length > 0 ? { extra } : {}) }));
   const memo = join(ctx.paths.cache, 'debian', 'locks', `${key}.json`);
   const remembered = await readFile(memo, 'utf8').then((text) => JSON.parse(text) as DebianLock, () => undefined);
   if (remembered?.closure?.length) {
     ctx.reporter.emit({ type: 'cache', what: `debian closure of ${spec.package}`, hit: true, key });
     return remembered;
   }
-  ctx.reporter.emit({ type: 'step', step: 'debian', message: `resolving ${spec.package}${spec.version ? `=${spec.version}` : ''} through apt` });
-  const lock = await resolveWithApt(ctx, spec);
+  ctx.reporter.emit({ type: 'step', step: 'debian', message: `resolving ${[`${spec.package}${spec.version ? `=${spec.version}` : ''}`, ...extra].join(', ')} through apt` });
+  const lock = await resolveWithApt(ctx, { ...spec, extraPackages: extra });
   await writeFileAtomically(memo, canonicalJson(lock));
   return lock;
 }
 
 async function resolveWithApt(ctx: Context, spec: DebianSpec): Promise<DebianLock> {
-  const names = await reachableNames(ctx, spec.package);
+  const extra = spec.extraPackages ?? [];
+  const names = [...new Set((await Promise.all([spec.package, ...extra].map((name) => reachableNames(ctx, name)))).flat())].sort();
   const candidates = (await aptShow(ctx, names, false)).map(availableFromStanza).filter((p): p is AvailablePackage => p !== undefined);
   let others: AvailablePackage[] = [];
   let root = candidates.find((p) => p.package === spec.package);
@@ -62,14 +64,22 @@ async function resolveWithApt(ctx: Context, spec: DebianSpec): Promise<DebianLoc
       hint: 'it may be purely virtual (provided by other packages): name one of its providers; or run apt-get update',
     });
   }
+  const roots = [root];
+  for (const name of extra) {
+    const candidate = candidates.find((p) => p.package === name);
+    if (!candidate) {
+      throw new KilnError(ErrorCodes.DEBIAN_UNRESOLVABLE, `${name} is known to apt but has no downloadable candidate`, { hint: 'name a real (not purely virtual) package, or run apt-get update' });
+    }
+    roots.push(candidate);
+  }
   let result;
   try {
-    result = resolveClosureIn(universeFrom(candidates, others), root);
+    result = resolveClosureIn(universeFrom(candidates, others), roots);
   } catch (error) {
     // A constraint the candidates do not meet: load every version of every reachable package once, and retry.
     if (!(error instanceof KilnError) || error.code !== ErrorCodes.DEBIAN_UNRESOLVABLE) throw error;
     others = [...others, ...(await aptShow(ctx, names, true)).map(availableFromStanza).filter((p): p is AvailablePackage => p !== undefined)];
-    result = resolveClosureIn(universeFrom(candidates, others), root);
+    result = resolveClosureIn(universeFrom(candidates, others), roots);
   }
   if (result.dropped.length > 0) ctx.reporter.emit({ type: 'info', message: `left out install-time-only dependencies: ${result.dropped.join('; ')}` });
   const closure: DebianLockEntry[] = result.packages.map((p) => ({

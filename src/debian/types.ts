@@ -26,11 +26,15 @@ export interface DebianLock {
 export interface DebianSpec {
   package: string;
   version?: string;
+  /** More packages (apt's candidates) unpacked beside it, resolved into the same closure: programs an app runs. */
+  extraPackages?: string[];
 }
 
 export interface DebianImageSpec extends DebianSpec {
   /** The program to run, a path inside the package (e.g. /usr/bin/redis-server). */
   binary?: string;
+  /** Other programs the image carries with their libraries, paths inside the packages (src/bake/programs.ts). */
+  programs?: string[];
   /** Data files or directories taken from the unpacked packages, kept at their paths. */
   files?: string[];
   /** Extra host files (recipe-relative data such as a config) copied in at guest paths. */

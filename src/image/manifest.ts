@@ -17,7 +17,7 @@ const sha = z.string().regex(/^[0-9a-f]{64}$/);
 export const ImageFileSchema = z.object({
   path: z.string(),
   kind: z.enum(['file', 'dir', 'symlink', 'chardev']),
-  role: z.enum(['init', 'app', 'interpreter', 'library', 'module', 'config', 'skeleton', 'data']),
+  role: z.enum(['init', 'app', 'program', 'interpreter', 'library', 'module', 'config', 'skeleton', 'data']),
   mode: z.number().int(),
   size: z.number().int().optional(),
   sha256: sha.optional(),
@@ -40,6 +40,10 @@ export const ImageManifestSchema = z.object({
     ]),
   }),
   initrd: z.object({ file: z.string(), sha256: sha, size: z.number().int() }),
+  /** xen-host target: the hypervisor QEMU boots first (its file in the image, and the Debian package it came from). */
+  hypervisor: z
+    .object({ file: z.string(), sha256: sha, source: z.object({ kind: z.literal('debian'), package: z.string(), version: z.string(), sha256: sha }) })
+    .optional(),
   app: z.object({
     guestPath: z.string(),
     args: z.array(z.string()),
@@ -80,6 +84,8 @@ export interface LoadedImage {
   manifest: ImageManifest;
   kernelPath: string;
   initrdPath: string;
+  /** The hypervisor an xen-host image boots first. */
+  hypervisorPath?: string;
 }
 
 export async function loadImage(dir: string): Promise<LoadedImage> {
@@ -107,5 +113,6 @@ export async function loadImage(dir: string): Promise<LoadedImage> {
       hint: 'bake the image again with this version of kiln',
     });
   }
-  return { dir, manifest: parsed.data, kernelPath: join(dir, parsed.data.kernel.file), initrdPath: join(dir, parsed.data.initrd.file) };
+  const { hypervisor } = parsed.data;
+  return { dir, manifest: parsed.data, kernelPath: join(dir, parsed.data.kernel.file), initrdPath: join(dir, parsed.data.initrd.file), ...(hypervisor ? { hypervisorPath: join(dir, hypervisor.file) } : {}) };
 }

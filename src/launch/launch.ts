@@ -132,6 +132,7 @@ export async function launch(ctx: Context, request: LaunchRequest): Promise<Laun
       qemuMachineOptions(target, {
         ...(uefi ? { uefi } : {}),
         kernelPath: image.kernelPath,
+        ...(image.hypervisorPath ? { hypervisorPath: image.hypervisorPath } : {}),
         initrdPath: runDir.initrdPath,
         cmdline: image.manifest.cmdline,
         memoryMiB,

@@ -218,7 +218,13 @@ async function lockPackage(ctx: Context, resolved: ResolvedPackage, source: Pack
   if (recipe.data.length > 0) locked.data = await hashData(loaded);
   if (recipe.debian) {
     const same = previous && previous.version === locked.version && previous.recipeSha256 === locked.recipeSha256 && previous.debian;
-    locked.debian = same ? previous.debian : await resolveDebianClosure(ctx, recipe.debian.version === undefined ? { package: recipe.debian.package } : { package: recipe.debian.package, version: recipe.debian.version });
+    locked.debian = same
+      ? previous.debian
+      : await resolveDebianClosure(ctx, {
+          package: recipe.debian.package,
+          ...(recipe.debian.version === undefined ? {} : { version: recipe.debian.version }),
+          ...(recipe.debian.packages.length > 0 ? { extraPackages: recipe.debian.packages } : {}),
+        });
   }
   return locked;
 }

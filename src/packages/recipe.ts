@@ -54,6 +54,8 @@ export const DebianSchema = z
     package: z.string().regex(/^[a-z0-9][a-z0-9+.-]+$/, 'must be a Debian package name').describe('binary package name'),
     version: z.string().optional().describe('exact Debian version; default: the candidate apt offers (pinned by kiln.lock)'),
     binary: absolutePath.describe('the program to run, a path inside the package'),
+    packages: z.array(z.string().regex(/^[a-z0-9][a-z0-9+.-]+$/, 'must be a Debian package name')).default([]).describe('more Debian packages unpacked beside it, in the same closure (for programs the app runs)'),
+    programs: z.array(absolutePath).default([]).describe('other programs the image carries with their libraries, paths inside the packages'),
     files: z.array(absolutePath).default([]).describe('data files or directories taken from the unpacked packages'),
   })
   .strict();

@@ -26,7 +26,7 @@ export interface AppFacts {
   license?: string;
 }
 
-export type InventoryInputs = Pick<BakeInputs, 'kernel' | 'modules' | 'shim' | 'app' | 'interpreter' | 'libraries' | 'data'> & { target?: { arch?: string } };
+export type InventoryInputs = Pick<BakeInputs, 'kernel' | 'modules' | 'shim' | 'app' | 'interpreter' | 'libraries' | 'programs' | 'data'> & { target?: { arch?: string } };
 
 /** dpkg's names for the image architectures. */
 const DPKG_ARCH: Record<string, string> = { x86_64: 'amd64', aarch64: 'arm64' };
@@ -47,7 +47,8 @@ export async function takeInventory(inputs: InventoryInputs, requested: Componen
   for (const component of given) for (const file of component.files) claimed.set(file, component.id);
 
   // Host files not claimed by a package flow are looked up in dpkg's database.
-  const hostFiles: HostFile[] = [inputs.app, ...(inputs.interpreter ? [inputs.interpreter] : []), ...inputs.libraries].filter((file) => !claimed.has(file.guestPath));
+  const shipped: HostFile[] = [...(inputs.interpreter ? [inputs.interpreter] : []), ...(inputs.programs ?? []), ...inputs.libraries];
+  const hostFiles: HostFile[] = [inputs.app, ...shipped].filter((file) => !claimed.has(file.guestPath));
   const owners = new Map<string, string>(); // guest path → Debian package
   await Promise.all(
     hostFiles.map(async (file) => {
@@ -78,9 +79,9 @@ export async function takeInventory(inputs: InventoryInputs, requested: Componen
     sha256: inputs.shim.sha256,
   });
 
-  // Libraries and the interpreter, grouped by the package that ships them.
+  // Libraries, other programs and the interpreter, grouped by the package that ships them.
   const filesByPackage = new Map<string, string[]>();
-  for (const file of [...(inputs.interpreter ? [inputs.interpreter] : []), ...inputs.libraries]) {
+  for (const file of shipped) {
     const owner = owners.get(file.guestPath);
     if (!owner || claimed.has(file.guestPath)) continue;
     filesByPackage.set(owner, [...(filesByPackage.get(owner) ?? []), file.guestPath]);
@@ -91,7 +92,7 @@ export async function takeInventory(inputs: InventoryInputs, requested: Componen
   }
 
   add(await appComponent(inputs, owners, packages, claimed, given, app));
-  const unowned = [...(inputs.interpreter ? [inputs.interpreter] : []), ...inputs.libraries].filter((file) => !claimed.has(file.guestPath) && !packages.has(owners.get(file.guestPath) ?? ''));
+  const unowned = shipped.filter((file) => !claimed.has(file.guestPath) && !packages.has(owners.get(file.guestPath) ?? ''));
   if (unowned.length > 0) add({ id: 'libraries', kind: 'data', name: 'unpackaged libraries', license: NOASSERTION, files: unowned.map((file) => file.guestPath).sort(), dependsOn: [] });
   // Directories carry no content of their own; files and links not claimed by a package are data.
   const data = inputs.data.filter((item) => item.kind !== 'dir' && !claimed.has(item.guestPath));

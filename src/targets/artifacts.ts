@@ -27,6 +27,7 @@ export async function writeTargetArtifacts(dir: string, manifest: ImageManifest,
   const initrd = join(dir, manifest.initrd.file);
   switch (target.name) {
     case 'qemu':
+    case 'xen-host':
       return [];
     case 'microvm': {
       const initrdFile = 'firecracker-initrd.cpio';

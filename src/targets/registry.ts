@@ -4,6 +4,8 @@ import type { QemuOption } from './qemu/options.js';
 import { microvmMachineOptions } from './microvm/machine.js';
 import { microvmTarget } from './microvm/target.js';
 import { xenTarget } from './xen/target.js';
+import { xenHostTarget } from './xen-host/target.js';
+import { xenHostMachineOptions } from './xen-host/machine.js';
 import { diskTarget, efiTarget } from './efi/target.js';
 import { uefiMachineOptions } from './efi/machine.js';
 import { HostProbe, type PlatformProbe } from './probe.js';
@@ -30,12 +32,13 @@ export const qemuTarget: QemuTarget = {
   artifacts: [],
 };
 
-export { microvmTarget, xenTarget, efiTarget, diskTarget, virtTarget };
+export { microvmTarget, xenTarget, xenHostTarget, efiTarget, diskTarget, virtTarget };
 
 const TARGETS: { [N in TargetName]: Extract<Target, { name: N }> } = {
   qemu: qemuTarget,
   microvm: microvmTarget,
   xen: xenTarget,
+  'xen-host': xenHostTarget,
   efi: efiTarget,
   disk: diskTarget,
 };
@@ -114,6 +117,8 @@ export function qemuMachineOptions(target: Target, request: MachineRequest): Qem
       return uefiMachineOptions(request, request.uefi);
     case 'microvm':
       return microvmMachineOptions(request);
+    case 'xen-host':
+      return xenHostMachineOptions(request);
     case 'xen':
       throw new KilnError(ErrorCodes.TARGET_UNAVAILABLE, 'a xen image runs under Xen (xl create), not QEMU', {
         hint: 'on a Xen dom0 run `xl create xl.cfg` in the image directory, or bake with --target qemu or microvm to run it here',

@@ -2,6 +2,7 @@ import type { ExitMethod } from '../init/contract.js';
 import type { Arch } from './arch.js';
 import type { UefiBoot } from './efi/machine.js';
 import type { HostForward } from './qemu/options.js';
+import type { HypervisorSpec } from '../components/hypervisor.js';
 
 /**
  * Vocabulary.
@@ -12,7 +13,7 @@ import type { HostForward } from './qemu/options.js';
  * - platform: what runs an image (QEMU, Xen's `xl`, Firecracker). One target may have several
  *   (a microvm image runs on QEMU microvm and on Firecracker); `launch` uses the first.
  */
-export type TargetName = 'qemu' | 'microvm' | 'xen' | 'efi' | 'disk';
+export type TargetName = 'qemu' | 'microvm' | 'xen' | 'xen-host' | 'efi' | 'disk';
 
 /**
  * The kernel file an image carries: the compressed bzImage, the uncompressed PVH-capable ELF,
@@ -38,7 +39,7 @@ export type NetworkKind = 'user' | 'tap' | 'bridge';
 
 /** A platform that can run images of a target, with what it needs on the host. */
 export type Platform =
-  | { kind: 'qemu'; machine: 'pc' | 'microvm' | 'virt'; firmware?: 'uefi'; /** The guest architecture (default x86_64): which qemu-system-* runs it. */ arch?: Arch }
+  | { kind: 'qemu'; machine: 'pc' | 'q35' | 'microvm' | 'virt'; firmware?: 'uefi'; /** The guest architecture (default x86_64): which qemu-system-* runs it. */ arch?: Arch }
   | { kind: 'xl' }
   | { kind: 'firecracker' };
 
@@ -49,6 +50,10 @@ interface TargetCommon {
   /** Component sets (see src/components/sets.ts) every image for this target carries. */
   componentSets: readonly string[];
   kernel: KernelForm;
+  /** The Debian kernel package (or metapackage) when not the architecture's cloud kernel. */
+  kernelPackage?: string;
+  /** A hypervisor the image boots first, with its kernel as the first guest (src/components/hypervisor.ts). */
+  hypervisor?: HypervisorSpec;
   /** Kernel command line before any per-launch additions. */
   cmdline: readonly string[];
   /** The guest device the console is on (as the kernel names it). */
@@ -88,6 +93,13 @@ export interface XenTarget extends TargetCommon {
   boot: 'pvh-vmlinux+initrd';
 }
 
+/** A Xen machine: the hypervisor boots by multiboot, the image's kernel and initrd are its dom0. */
+export interface XenHostTarget extends TargetCommon {
+  name: 'xen-host';
+  boot: 'xen-multiboot';
+  hypervisor: HypervisorSpec;
+}
+
 /** A Unified Kernel Image (one PE file: EFI stub + kernel + initrd + cmdline), booted by UEFI firmware. */
 export interface EfiTarget extends TargetCommon {
   name: 'efi';
@@ -100,7 +112,7 @@ export interface DiskTarget extends TargetCommon {
   boot: 'gpt-esp-uki';
 }
 
-export type Target = QemuTarget | VirtTarget | MicrovmTarget | XenTarget | EfiTarget | DiskTarget;
+export type Target = QemuTarget | VirtTarget | MicrovmTarget | XenTarget | XenHostTarget | EfiTarget | DiskTarget;
 
 /** What a launch asks of a platform: resolved, validated values only. */
 export interface MachineRequest {
@@ -127,4 +139,6 @@ export interface MachineRequest {
   hostTscKhz?: number;
   /** Boot through UEFI firmware from an ESP instead of -kernel (kernelPath/initrdPath/cmdline are then inside the UKI). */
   uefi?: UefiBoot;
+  /** Boot this hypervisor with -kernel; kernelPath, cmdline and initrdPath become its first guest's (xen-host). */
+  hypervisorPath?: string;
 }

@@ -98,3 +98,23 @@ test('data files, directories and symlinks go into the tree with the data role',
   assert.equal(byPath.get('/etc/app/current.conf')?.target, 'app.conf');
   assert.notEqual(plan.key, planBake(inputs()).key);
 });
+
+test('other programs go in beside the app with their role; a static app with dynamic programs has no interpreter of its own', () => {
+  const busybox = { hostPath: '/root/bin/busybox', guestPath: '/bin/busybox', sha256: hash('7'), size: 2_000_000, executable: true };
+  const plan = planBake(inputs({ programs: [busybox], app: { ...inputs().app, linkage: 'static' } }));
+  const file = plan.manifest.files.find((f) => f.path === '/bin/busybox');
+  assert.deepEqual(file, { path: '/bin/busybox', kind: 'file', role: 'program', mode: 0o755, size: 2_000_000, sha256: hash('7') });
+  assert.equal(plan.manifest.app.interpreter, undefined);
+  assert.ok(plan.entries.some((e) => e.path === '/usr/lib64/ld-linux-x86-64.so.2'));
+  assert.notEqual(plan.key, planBake(inputs({ app: { ...inputs().app, linkage: 'static' } })).key);
+  assert.equal(ImageManifestSchema.parse({ ...plan.manifest, initrd: { file: 'initrd', sha256: hash('1'), size: 1 } }).files.find((f) => f.path === '/bin/busybox')?.role, 'program');
+});
+
+test('a hypervisor is part of the manifest and the key, and is copied beside the kernel', () => {
+  const hypervisor = { file: 'xen', sha256: hash('5'), source: { kind: 'debian' as const, package: 'xen-hypervisor-4.17-amd64', version: '4.17.7', sha256: hash('6') }, hostPath: '/cache/xen' };
+  const plan = planBake(inputs({ hypervisor }));
+  assert.deepEqual(plan.manifest.hypervisor, { file: 'xen', sha256: hash('5'), source: hypervisor.source });
+  assert.equal(plan.hypervisorHostPath, '/cache/xen');
+  assert.notEqual(plan.key, planBake(inputs()).key);
+  assert.equal(planBake(inputs()).manifest.hypervisor, undefined);
+});

@@ -92,6 +92,18 @@ test('closure: a constraint the candidate misses takes another known version; ve
   );
 });
 
+test('closure: several roots share one closure (a program and the packages beside it)', () => {
+  const app = pkg('xen-utils', '4.17', { depends: 'libc6 (>= 2.34), libxen' });
+  const shell = pkg('bash', '5.2', { depends: 'libc6 (>= 2.36), libtinfo6' });
+  const universe = universeFrom([app, shell, pkg('libc6', '2.36'), pkg('libxen', '4.17'), pkg('libtinfo6', '6.4')]);
+  assert.deepEqual(
+    resolveClosureIn(universe, [app, shell]).packages.map((p) => p.package),
+    ['bash', 'libc6', 'libtinfo6', 'libxen', 'xen-utils'],
+  );
+  // One root alone is the same as before.
+  assert.deepEqual(resolveClosureIn(universe, [app]).packages, resolveClosureIn(universe, app).packages);
+});
+
 test('closure: unresolvable dependencies name the chain', () => {
   const root = pkg('app', '1', { depends: 'liba' });
   const universe = universeFrom([root, pkg('liba', '1', { depends: 'libgone (>= 5)' }), pkg('libgone', '4')]);
@@ -216,6 +228,16 @@ test('recipes take [[data]] files relative to the recipe, never outside it', () 
   const recipe = parseRecipe(`${base}[[data]]\npath = "nginx.conf"\ndest = "/etc/nginx/nginx.conf"\n`, 'r.toml');
   assert.deepEqual(recipe.data, [{ path: 'nginx.conf', dest: '/etc/nginx/nginx.conf' }]);
   assert.throws(() => parseRecipe(`${base}[[data]]\npath = "../secret"\ndest = "/etc/x"\n`, 'r.toml'), (error: unknown) => isKilnError(error, ErrorCodes.RECIPE_INVALID) && error.details.some((d) => d.startsWith('data.0.path')));
+});
+
+test('Debian recipes may name more packages and other programs; both must be well formed', () => {
+  const base = '[package]\nname = "x"\nversion = "1.0.0"\nlicense = "MIT"\n[debian]\npackage = "xen-utils-4.17"\nbinary = "/bin/busybox"\n';
+  const recipe = parseRecipe(`${base}packages = ["busybox-static", "bash"]\nprograms = ["/usr/lib/xen-4.17/bin/xl", "/bin/bash"]\n`, 'r.toml');
+  assert.deepEqual(recipe.debian?.packages, ['busybox-static', 'bash']);
+  assert.deepEqual(recipe.debian?.programs, ['/usr/lib/xen-4.17/bin/xl', '/bin/bash']);
+  assert.deepEqual(parseRecipe(base, 'r.toml').debian?.packages, []);
+  assert.throws(() => parseRecipe(`${base}packages = ["Bad Name"]\n`, 'r.toml'), (error: unknown) => isKilnError(error, ErrorCodes.RECIPE_INVALID) && error.details.some((d) => d.startsWith('debian.packages.0')));
+  assert.throws(() => parseRecipe(`${base}programs = ["../../etc/shadow"]\n`, 'r.toml'), (error: unknown) => isKilnError(error, ErrorCodes.RECIPE_INVALID) && error.details.some((d) => d.startsWith('debian.programs.0')));
 });
 
 /** Builds a .deb from files (path -> content, or {link}) with dpkg-deb -b. */

@@ -10,7 +10,7 @@ import type { MachineRequest } from '../../src/targets/types.js';
 
 test('every target is a complete typed value whose component sets exist', () => {
   const names = listTargets().map((target) => target.name);
-  assert.deepEqual(names, ['qemu', 'microvm', 'xen', 'efi', 'disk']);
+  assert.deepEqual(names, ['qemu', 'microvm', 'xen', 'xen-host', 'efi', 'disk']);
   for (const target of listTargets()) {
     assert.ok(target.platforms.length > 0, `${target.name} has a platform`);
     for (const set of target.componentSets) assert.ok(Object.hasOwn(COMPONENT_SETS, set), `${target.name}: ${set} is a known set`);
@@ -38,7 +38,7 @@ test('the firmware follows the target; uefi is allowed for pc images and refused
 test('getTarget names the known targets when the name is wrong, even for inherited names', () => {
   assert.equal(getTarget('microvm'), microvmTarget);
   for (const name of ['kvm', 'toString', '__proto__']) {
-    assert.throws(() => getTarget(name), (error: Error & { code?: string; hint?: string }) => error.code === 'KILN_TARGET_UNKNOWN' && /qemu, microvm, xen, efi, disk/.test(error.hint ?? ''));
+    assert.throws(() => getTarget(name), (error: Error & { code?: string; hint?: string }) => error.code === 'KILN_TARGET_UNKNOWN' && /qemu, microvm, xen, xen-host, efi, disk/.test(error.hint ?? ''));
   }
 });
 

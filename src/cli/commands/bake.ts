@@ -13,7 +13,7 @@ export async function bakeCommand(ctx: Context, app: string, options: RawBakeOpt
   // A directory with kiln.toml is a project: build it, then bake its app (src/build/bake-project.ts).
   if (await isProjectDir(app)) return (await bakeProjectCommand(ctx, app, options, mode)).code;
   if (!options.output) throw new KilnError(ErrorCodes.USAGE, "required option '-o, --output <dir>' not specified", { hint: 'kiln bake APP -o DIR (only a project directory has a default output)' });
-  const request = await withPackageApp(ctx, app, toBakeRequest(app, options, ctx.env), options.binary);
+  const request = await withPackageApp(ctx, app, toBakeRequest(app, options, ctx.env), { ...(options.binary ? { binary: options.binary } : {}), packages: options.package });
   const format = options.format === undefined ? undefined : parseDiskFormat(options.format);
   if (format && request.target.name !== 'disk') {
     throw new KilnError(ErrorCodes.USAGE, `--format is for --target disk, not ${request.target.name}`, { hint: 'kiln bake APP --target disk --format qcow2 -o DIR' });

@@ -33,7 +33,7 @@ export async function runCommand(ctx: Context, app: string, args: string[], opti
   if (await isProjectDir(app)) return launchCommand(ctx, await projectImageForRun(ctx, app, options), args, options);
   // A registry reference: pull (cached by digest, verified when asked), then launch the pulled image.
   if (looksLikeReference(app) && !(await pathExists(app))) return launchCommand(ctx, await pulledImageForRun(ctx, app, options), args, options);
-  const bakeRequest = await withPackageApp(ctx, app, toBakeRequest(app, options, ctx.env), options.binary);
+  const bakeRequest = await withPackageApp(ctx, app, toBakeRequest(app, options, ctx.env), { ...(options.binary ? { binary: options.binary } : {}), packages: options.package });
   const image = await bake(ctx, bakeRequest);
   return launchCommand(ctx, image.dir, args, options);
 }

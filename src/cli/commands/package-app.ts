@@ -19,8 +19,21 @@ export function isPackageApp(app: string): boolean {
   return /^(debian|catalogue):/.test(app);
 }
 
-export async function withPackageApp(ctx: Context, app: string, request: BakeRequest, binary?: string): Promise<BakeRequest> {
+export interface PackageAppOptions {
+  /** The program inside the package to run (--binary). */
+  binary?: string;
+  /** More Debian packages unpacked beside it (--package). */
+  packages?: string[];
+}
+
+export async function withPackageApp(ctx: Context, app: string, request: BakeRequest, options: PackageAppOptions = {}): Promise<BakeRequest> {
+  const { binary } = options;
   const debian = /^debian:([a-z0-9][a-z0-9+.-]*)(?:=(\S+))?$/.exec(app);
+  if (!debian && !/^catalogue:/.test(app) && (options.packages ?? []).length > 0) {
+    throw new KilnError(ErrorCodes.USAGE, '--package adds Debian packages to a debian: or catalogue: app', { hint: 'bake debian:NAME --package OTHER, or carry a host program with --program PATH' });
+  }
+  // With a package app, --program paths are inside the packages; the recipe's programs come first.
+  const extra = { packages: options.packages ?? [], programs: request.programs ?? [] };
   if (debian) {
     const version = debian[2];
     // A catalogue recipe for the same package knows how to run it in a guest (redis's --bind and
@@ -29,10 +42,16 @@ export async function withPackageApp(ctx: Context, app: string, request: BakeReq
     if (recipe) {
       ctx.reporter.emit({ type: 'info', message: `using the runtime defaults and data of catalogue:${recipe.recipe.package.name} (${recipe.file})` });
       const withVersion = version === undefined ? recipe : { ...recipe, recipe: { ...recipe.recipe, debian: { ...recipe.recipe.debian!, version } } };
-      const parts = await debianRecipeBakeRequest(ctx, withVersion, binary ? { binary } : {});
+      const parts = await debianRecipeBakeRequest(ctx, withVersion, { ...(binary ? { binary } : {}), extra });
       return merge(request, parts, parts.args, parts.env);
     }
-    const parts = await debianBakeRequest(ctx, { package: debian[1]!, ...(version ? { version } : {}), ...(binary ? { binary } : {}) });
+    const parts = await debianBakeRequest(ctx, {
+      package: debian[1]!,
+      ...(version ? { version } : {}),
+      ...(binary ? { binary } : {}),
+      ...(extra.packages.length > 0 ? { extraPackages: extra.packages } : {}),
+      ...(extra.programs.length > 0 ? { programs: extra.programs } : {}),
+    });
     return merge(request, parts, [], {});
   }
   const catalogue = /^catalogue:([a-z0-9][a-z0-9+._-]*)$/.exec(app);
@@ -44,7 +63,7 @@ export async function withPackageApp(ctx: Context, app: string, request: BakeReq
     if (!loaded.recipe.debian) {
       throw new KilnError(ErrorCodes.USAGE, `catalogue:${catalogue[1]} is built from source`, { hint: 'add it to a project (kiln add) and bake the project, or build it with kiln build' });
     }
-    const parts = await debianRecipeBakeRequest(ctx, loaded, binary ? { binary } : {});
+    const parts = await debianRecipeBakeRequest(ctx, loaded, { ...(binary ? { binary } : {}), extra });
     return merge(request, parts, parts.args, parts.env);
   }
   if (isPackageApp(app)) throw new KilnError(ErrorCodes.USAGE, `cannot read the package name in ${app}`, { hint: 'write debian:NAME, debian:NAME=VERSION or catalogue:NAME' });
@@ -69,6 +88,7 @@ function merge(request: BakeRequest, parts: Awaited<ReturnType<typeof debianBake
     args: request.args && request.args.length > 0 ? request.args : args,
     env: { ...env, ...request.env },
     files: [...parts.files, ...(request.files ?? [])],
+    ...(parts.programs ? { programs: parts.programs } : {}),
     components: [...(request.components ?? []), ...parts.components],
   };
 }

@@ -99,6 +99,9 @@ static void apply_record(struct config *c, const char *path, const char *key, ch
     } else if (strcmp(key, "volume") == 0) {
         c->volumes = xrealloc(c->volumes, (c->n_volumes + 1) * sizeof *c->volumes);
         c->volumes[c->n_volumes++] = (struct volume){.serial = value};
+    } else if (strcmp(key, "xen-vbd") == 0) {
+        c->volumes = xrealloc(c->volumes, (c->n_volumes + 1) * sizeof *c->volumes);
+        c->volumes[c->n_volumes++] = (struct volume){.xen_vbd = value};
     } else if (strcmp(key, "partition") == 0) {
         c->volumes = xrealloc(c->volumes, (c->n_volumes + 1) * sizeof *c->volumes);
         c->volumes[c->n_volumes++] = (struct volume){.partlabel = value};
@@ -154,5 +157,5 @@ void check_config(const struct config *c) {
     if (c->workdir && c->workdir[0] != '/') fail("workdir must be an absolute path, got '%s'", c->workdir);
     for (size_t i = 0; i < c->n_volumes; i++)
         if (!c->volumes[i].mount || c->volumes[i].mount[0] != '/')
-            fail("volume %s has no absolute 'mount' record", c->volumes[i].serial ? c->volumes[i].serial : c->volumes[i].partlabel);
+            fail("volume %s has no absolute 'mount' record", volume_name(&c->volumes[i]));
 }

@@ -105,6 +105,8 @@ static void stop_everything(int sfd) {
 }
 
 int main(void) {
+    /* Started by the kernel as its poweroff helper (helper.c), not as init. */
+    if (getpid() != 1) return ask_init_to_stop();
     sigset_t handled = handled_signals();
     sigprocmask(SIG_BLOCK, &handled, NULL);
     install_crash_handlers();
@@ -124,6 +126,7 @@ int main(void) {
 
     mount_system();
     make_dev_links();
+    take_over_shutdown_helper();
     load_modules(&cfg.modules);
     mount_volumes(&cfg);
     configure_network(&cfg);

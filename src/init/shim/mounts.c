@@ -59,10 +59,12 @@ void mount_system(void) {
     for (size_t i = 0; i < sizeof other_mounts / sizeof *other_mounts; i++) mount_one(&other_mounts[i]);
 }
 
-/* Volumes: ext4 on virtio-blk disks found by the serial number the host gave each one, or on partitions found by GPT name */
+/* Volumes: ext4 on virtio-blk disks found by the serial number the host gave each one, on Xen disks found by device number, or on partitions found by GPT name */
 
 /* How long a disk may take to appear after virtio_blk was loaded. */
 #define DISK_WAIT_MS 3000
+/* xen-blkfront connects to its backend through xenstore after the module is loaded: slower, above all nested under TCG. */
+#define XEN_DISK_WAIT_MS 30000
 
 /* Mounted volumes, unmounted (in reverse) before the report so their file systems are clean. */
 static const char *mounted[64];
@@ -118,6 +120,34 @@ static bool find_partition(const char *name, char *dev, size_t size) {
     return found;
 }
 
+/*
+ * A Xen disk by its virtual device number, the N of device/vbd/N in xenstore, which the host
+ * chose in xl.cfg (vdev=xvdb is 51728): xen-blkfront puts the disk it made for that device under
+ * /sys/bus/xen/devices/vbd-N/block/, whatever name it gave it.
+ */
+static bool find_xen_disk(const char *vbd, char *dev, size_t size) {
+    char path[96];
+    snprintf(path, sizeof path, "/sys/bus/xen/devices/vbd-%s/block", vbd);
+    DIR *dir = opendir(path);
+    if (!dir) return false;
+    bool found = false;
+    for (struct dirent *entry; !found && (entry = readdir(dir));) {
+        if (entry->d_name[0] == '.') continue;
+        int written = snprintf(dev, size, "/dev/%s", entry->d_name);
+        found = written > 0 && (size_t)written < size;
+    }
+    closedir(dir);
+    return found;
+}
+
+const char *volume_name(const struct volume *v) { return v->serial ? v->serial : v->xen_vbd ? v->xen_vbd : v->partlabel; }
+
+static bool find_volume(const struct volume *v, char *dev, size_t size) {
+    if (v->serial) return find_disk(v->serial, dev, size);
+    if (v->xen_vbd) return find_xen_disk(v->xen_vbd, dev, size);
+    return find_partition(v->partlabel, dev, size);
+}
+
 /* mkdir -p: mount points may be anywhere, e.g. /srv/www/data in an image that has no /srv. */
 static void make_dirs(const char *path) {
     char buf[4096];
@@ -140,11 +170,13 @@ void mount_volumes(const struct config *c) {
         char dev[32];
         struct timespec start;
         clock_gettime(CLOCK_MONOTONIC, &start);
-        const char *name = v->serial ? v->serial : v->partlabel;
-        while (v->serial ? !find_disk(v->serial, dev, sizeof dev) : !find_partition(v->partlabel, dev, sizeof dev)) {
-            if (elapsed_ms(&start) >= DISK_WAIT_MS) {
+        const char *name = volume_name(v);
+        while (!find_volume(v, dev, sizeof dev)) {
+            if (elapsed_ms(&start) >= (v->xen_vbd ? XEN_DISK_WAIT_MS : DISK_WAIT_MS)) {
                 if (v->serial)
                     fail("the disk for volume %s (serial %s) did not appear (is virtio-blk in the image's modules?)", v->mount, v->serial);
+                if (v->xen_vbd)
+                    fail("the Xen disk for volume %s (vbd %s) did not appear (is xen-blkfront in the image's modules?)", v->mount, v->xen_vbd);
                 fail("no partition named %s appeared for %s (is the disk's driver in the image's modules?)", v->partlabel, v->mount);
             }
             sleep_ms(10);

@@ -37,6 +37,7 @@
 #include <sys/types.h>
 #include <time.h>
 
+#define SHIM_PATH "/kiln/init"
 #define IMAGE_CONF "/kiln/image.conf"
 #define RUNTIME_CONF "/kiln/runtime.conf"
 
@@ -104,6 +105,7 @@ struct iface {
 struct volume {
     const char *serial; /* the virtio-blk serial number the host gave the disk, or NULL */
     const char *partlabel; /* or: the GPT partition name (PARTNAME), on any disk (virtio, NVMe, SCSI) */
+    const char *xen_vbd; /* or: the Xen virtual block device number (xenstore device/vbd/N), a xen-blkfront disk */
     const char *mount;  /* absolute mount point */
     bool ro;
 };
@@ -140,6 +142,7 @@ void mount_dev(void);
 void mount_system(void);
 void make_dev_links(void);
 void mount_volumes(const struct config *c);
+const char *volume_name(const struct volume *v);
 void unmount_volumes(void);
 
 /* ---- modules.c, net.c, dhcp.c, names.c: preparing the system --------------------------------- */
@@ -169,6 +172,11 @@ void dhcp_events(const struct pollfd *fds, size_t n);
 
 void configure_names(const struct config *c);
 bool write_resolv_conf(const struct strv *dns);
+
+/* ---- helper.c: the kernel's poweroff helper is the shim itself ------------------------------- */
+
+void take_over_shutdown_helper(void);
+int ask_init_to_stop(void);
 
 /* ---- power.c: the ACPI power button ---------------------------------------------------------- */
 

@@ -15,11 +15,13 @@ export interface HostForward {
 export type QemuOption =
   | { kind: 'machine'; type: string; props?: Props }
   | { kind: 'accel'; accel: 'kvm' | 'tcg'; props?: Props }
-  | { kind: 'cpu'; model: string }
+  | { kind: 'cpu'; model: string; /** CPU flags such as +svm, after the model. */ features?: readonly string[] }
   | { kind: 'memory'; mib: number }
   | { kind: 'smp'; cpus: number }
   | { kind: 'kernel'; path: string }
   | { kind: 'initrd'; path: string }
+  /** Multiboot modules for a multiboot -kernel (a hypervisor): each file with its command line. */
+  | { kind: 'multiboot-modules'; modules: readonly { path: string; cmdline?: string }[] }
   | { kind: 'append'; cmdline: string }
   | { kind: 'chardev'; backend: 'stdio' | 'file' | 'socket' | 'null' | 'pipe'; id: string; props?: Props }
   | { kind: 'serial'; chardev: string }
@@ -60,7 +62,7 @@ export function optionToArgv(option: QemuOption): string[] {
     case 'accel':
       return ['-accel', joinProps(option.accel, option.props)];
     case 'cpu':
-      return ['-cpu', escapeValue(option.model)];
+      return ['-cpu', [option.model, ...(option.features ?? [])].map(escapeValue).join(',')];
     case 'memory':
       return ['-m', `${option.mib}M`];
     case 'smp':
@@ -69,6 +71,9 @@ export function optionToArgv(option: QemuOption): string[] {
       return ['-kernel', option.path];
     case 'initrd':
       return ['-initrd', option.path];
+    case 'multiboot-modules':
+      // QEMU splits the list at commas and the path from its arguments at the first space.
+      return ['-initrd', option.modules.map((m) => escapeValue(m.cmdline ? `${m.path} ${m.cmdline}` : m.path)).join(',')];
     case 'append':
       return ['-append', option.cmdline];
     case 'chardev':

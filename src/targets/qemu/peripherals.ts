@@ -6,7 +6,12 @@ import type { QemuOption } from './options.js';
  * machine type, accelerator and CPU, memory, the kernel with its initrd and command line, and
  * the console chardev (a log file for detached instances, stdio otherwise).
  */
-export function bootCoreOptions(request: MachineRequest, machine: Extract<QemuOption, { kind: 'machine' }>, cmdline: string, tcgCpu = 'max'): QemuOption[] {
+export function bootCoreOptions(
+  request: MachineRequest,
+  machine: Extract<QemuOption, { kind: 'machine' }>,
+  cmdline: string,
+  tcgCpu: Omit<Extract<QemuOption, { kind: 'cpu' }>, 'kind'> = { model: 'max' },
+): QemuOption[] {
   return [
     { kind: 'flag', name: 'nodefaults' },
     { kind: 'flag', name: 'no-user-config' },
@@ -14,7 +19,7 @@ export function bootCoreOptions(request: MachineRequest, machine: Extract<QemuOp
     { kind: 'display', type: 'none' },
     machine,
     { kind: 'accel', accel: request.accel },
-    { kind: 'cpu', model: request.accel === 'kvm' ? 'host' : tcgCpu },
+    request.accel === 'kvm' ? { kind: 'cpu', model: 'host' } : { kind: 'cpu', ...tcgCpu },
     { kind: 'memory', mib: request.memoryMiB },
     { kind: 'smp', cpus: request.cpus },
     { kind: 'kernel', path: request.kernelPath },

@@ -17,7 +17,7 @@ export const VIRT_TCG_CPU = 'cortex-a57';
  */
 export function virtMachineOptions(request: MachineRequest): QemuOption[] {
   const options: QemuOption[] = [
-    ...bootCoreOptions(request, { kind: 'machine', type: 'virt' }, request.cmdline, VIRT_TCG_CPU),
+    ...bootCoreOptions(request, { kind: 'machine', type: 'virt' }, request.cmdline, { model: VIRT_TCG_CPU }),
     { kind: 'serial', chardev: 'console' },
     { kind: 'chardev', backend: 'file', id: 'status', props: { path: request.statusPath } },
     { kind: 'device', driver: 'pci-serial', props: { chardev: 'status' } },
