@@ -86,3 +86,25 @@ test('TLS: an unknown CA is refused with a hint; --ca-cert trusts the test CA; -
   assert.equal(insecure.code, 125);
   assert.match(insecure.stderr, /KILN_REGISTRY_(ERROR|UNREACHABLE)/);
 });
+
+test('bearer tokens: the registry challenges, the token service grants pull anonymously and push with the credential', async () => {
+  const token = await startRegistry({ token: { username: 'me', password: 'token horse' } });
+  try {
+    const config = await dockerConfigDir();
+    const env = { DOCKER_CONFIG: config };
+    const anonymous = await runKiln(['push', helloDir, `${token.host}/me/bearer:1`], { env });
+    assert.equal(anonymous.code, 125);
+    assert.match(anonymous.stderr, /KILN_REGISTRY_AUTH_FAILED/);
+    const wrong = await runKiln(['login', token.host, '-u', 'me', '--password-stdin'], { env, input: 'wrong' });
+    assert.match(wrong.stderr, /KILN_REGISTRY_AUTH_FAILED: registry .*token service refused the credentials of me/);
+    const login = await runKiln(['login', token.host, '-u', 'me', '--password-stdin'], { env, input: 'token horse' });
+    assert.equal(login.code, 0, login.stderr);
+    const pushed = await runKiln(['push', helloDir, `${token.host}/me/bearer:1`], { env });
+    assert.equal(pushed.code, 0, pushed.stderr);
+    // Anonymous pull: the token service grants pull without a credential.
+    const pulled = await runKiln(['pull', `${token.host}/me/bearer@${pushed.stdout.trim()}`], { env: { DOCKER_CONFIG: await dockerConfigDir(), KILN_CACHE_DIR: await tempDir('kiln-oci-cache-') } });
+    assert.equal(pulled.code, 0, pulled.stderr);
+  } finally {
+    await token.stop();
+  }
+});
