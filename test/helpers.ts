@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { rmSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { mkdtemp, mkdir, writeFile } from 'node:fs/promises';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,10 +17,34 @@ export const SHARED_CACHE = process.env.KILN_CACHE_DIR ?? join(homedir(), '.cach
 
 const tempDirs: string[] = [];
 process.on('exit', () => {
+  forgetGcRoots(SHARED_CACHE, tempDirs);
   for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
 });
 
-/** A private directory, removed when the test file's process exits. */
+/**
+ * Removes the gc roots (store/roots/*.json in `cache`) of projects inside `dirs`: `kiln build`
+ * of a test's temporary project registers one in the shared cache, and the project is about to
+ * be deleted. Synchronous, for the exit handler.
+ */
+export function forgetGcRoots(cache: string, dirs: readonly string[]): void {
+  const roots = join(cache, 'store', 'roots');
+  let names: string[];
+  try {
+    names = readdirSync(roots);
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    try {
+      const project = (JSON.parse(readFileSync(join(roots, name), 'utf8')) as { project?: string }).project;
+      if (project && dirs.some((dir) => project === dir || project.startsWith(`${dir}/`))) rmSync(join(roots, name), { force: true });
+    } catch {
+      // being written by another process, or not a root: not ours to judge
+    }
+  }
+}
+
+/** A private directory, removed when the test file's process exits (with any gc roots of projects in it). */
 export async function tempDir(prefix = 'kiln-test-'): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), prefix));
   tempDirs.push(dir);

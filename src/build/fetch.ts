@@ -11,6 +11,7 @@ import type { RecipeSource } from '../packages/recipe.js';
 import { hashTree } from '../store/tree.js';
 import { run } from '../util/exec.js';
 import { sha256File } from '../util/fs.js';
+import { ownedTempPrefix } from '../util/temp-owner.js';
 
 /**
  * Obtaining a recipe's sources. Downloads and npm tarballs are checked against the recipe's
@@ -57,7 +58,7 @@ async function download(ctx: Context, url: string, expected: string): Promise<st
   if (await exists(cached)) return cached;
   if (!/^https?:\/\//.test(url)) throw new KilnError(ErrorCodes.SOURCE_FETCH_FAILED, `${url}: only http and https URLs are fetched`);
   await mkdir(sourcesCacheDir(ctx), { recursive: true });
-  const tmp = join(sourcesCacheDir(ctx), `.download-${process.pid}-${Date.now()}`);
+  const tmp = join(sourcesCacheDir(ctx), `${ownedTempPrefix('.download-')}${Date.now()}`);
   ctx.reporter.emit({ type: 'download', what: url });
   try {
     const response = await fetch(url, { ...(ctx.signal ? { signal: ctx.signal } : {}), redirect: 'follow' }).catch((error: unknown) => {
@@ -84,7 +85,7 @@ async function npmPack(ctx: Context, spec: string, member: string | undefined, e
   const cached = join(sourcesCacheDir(ctx), expected);
   if (await exists(cached)) return cached;
   await mkdir(sourcesCacheDir(ctx), { recursive: true });
-  const scratch = await mkdtemp(join(sourcesCacheDir(ctx), '.npm-'));
+  const scratch = await mkdtemp(join(sourcesCacheDir(ctx), ownedTempPrefix('.npm-')));
   try {
     ctx.reporter.emit({ type: 'download', what: `npm pack ${spec}` });
     const result = await run('npm', ['pack', spec, '--silent'], { cwd: scratch, env: ctx.env, check: false, ...(ctx.signal ? { signal: ctx.signal } : {}) });

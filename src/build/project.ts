@@ -148,10 +148,15 @@ export const lockReferences: LockReferences = async (projectDir: string, meta: S
   return lock?.packages.some((p) => p.name === meta.name && p.version === meta.version && p.recipeSha256 === meta.recipeSha256) ?? false;
 };
 
-/** For `kiln gc`: the sources a project's kiln.lock pins stay in the source cache (an unreadable lock throws: keep all). */
+/**
+ * For `kiln gc`: what a project's kiln.lock pins stays cached: its packages' sources and the
+ * .debs of its Debian closures (an unreadable lock throws: keep all).
+ */
 export const lockSources: LockSources = async (projectDir: string) => {
   const lock = await readLock(projectDir);
-  return lock?.packages.flatMap((p) => p.sources.flatMap((s) => (s.sha256 ? [s.sha256] : []))) ?? [];
+  return (
+    lock?.packages.flatMap((p) => [...p.sources.flatMap((s) => (s.sha256 ? [s.sha256] : [])), ...(p.debian?.closure.map((entry) => entry.sha256) ?? [])]) ?? []
+  );
 };
 
 export async function isProjectDir(path: string): Promise<boolean> {

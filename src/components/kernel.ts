@@ -14,6 +14,7 @@ import { localKernel } from './local.js';
 import { buildModuleIndex, MODULE_INDEX_FILE, serializeModuleIndex } from './modules.js';
 import { ARCHES, type ArchSpec, type DebianKernelPin, type KernelArch, type KernelComponents, type KernelEntryMeta, type ObtainKernelOptions } from './types.js';
 import { unpackKernelDeb } from './unpack.js';
+import { ownedTempPrefix } from '../util/temp-owner.js';
 
 /**
  * Kernel components for a bake: a local file when `kernelPath` is given, otherwise a Debian
@@ -94,7 +95,7 @@ export async function ensureKernelEntry(ctx: Context, pin: DebianKernelPin & { s
   // A private directory beside the entries: apt-get writes into its cwd, and a failed run
   // leaves nothing behind once this directory is removed.
   await mkdir(kernelsDir(ctx.paths.cache), { recursive: true });
-  const downloadDir = await mkdtemp(join(kernelsDir(ctx.paths.cache), '.download-'));
+  const downloadDir = await mkdtemp(join(kernelsDir(ctx.paths.cache), ownedTempPrefix('.download-')));
   try {
     ctx.reporter.emit({ type: 'download', what: `${pin.package} ${pin.version}`, ...(pin.size ? { bytes: pin.size } : {}) });
     await aptDownload(ctx, pin, arch, downloadDir);

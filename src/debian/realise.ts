@@ -11,6 +11,7 @@ import { assertSafe, debFields, listDeb, unpackDeb, type DebEntry } from './arch
 import { packageLicense } from './license.js';
 import { parseProvides, parseRelations, versionSatisfies } from './relations.js';
 import type { DebianLock, DebianLockEntry } from './types.js';
+import { ownedTempPrefix } from '../util/temp-owner.js';
 
 /**
  * Makes a DebianLock real: every .deb downloaded through the host's apt into the kiln cache
@@ -94,7 +95,7 @@ async function obtainDebs(ctx: Context, closure: DebianLockEntry[]): Promise<Map
   if (missing.length === 0) return paths;
   const bytes = missing.reduce((n, e) => n + e.size, 0);
   ctx.reporter.emit({ type: 'download', what: `${missing.length} Debian packages (${missing.map((e) => e.package).join(', ')})`, bytes });
-  const tmp = await mkdtemp(join(store, '.download-'));
+  const tmp = await mkdtemp(join(store, ownedTempPrefix('.download-')));
   try {
     // apt checks each file against the signed index itself; kiln checks again against the lock.
     const specs = missing.map((e) => `${e.package}${e.architecture === 'all' ? '' : `:${e.architecture}`}=${e.version}`);

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import type { Context } from '../context.js';
 import { canonicalJson, sha256, sha256File, writeFileAtomically } from '../util/fs.js';
 import { breakDead, lockState } from './lock.js';
+import { staleTemporaries } from './temporaries.js';
 import { listEntries, lockPath, storeDir, type StoreMeta } from './store.js';
 
 /**
@@ -11,14 +12,17 @@ import { listEntries, lockPath, storeDir, type StoreMeta } from './store.js';
  * live root uses (and what those entries were built against), and removes the rest, plus what
  * killed builders left: temporary entry directories, work trees and dead locks. Anything whose
  * key is locked by a live builder is left alone. It also prunes the source cache
- * (<cache>/sources/<sha256>: downloads and npm tarballs) of what no live root's kiln.lock and
- * no kept entry names, and the logs of failed builds once they are older than two weeks.
+ * (<cache>/sources/<sha256>: downloads and npm tarballs) and the Debian package cache
+ * (<cache>/debian/debs/<sha256>.deb) of what no live root's kiln.lock and no kept entry names,
+ * and the logs of failed builds once they are older than two weeks.
+ *
+ * Housekeeping of the rest of the cache: temporaries that interrupted work left anywhere in it
+ * (temporaries.ts: only when the process that made them is gone), and what other layers say is
+ * stale in their own caches (`pruners`: the dpkg owner index, old toolchain installs).
  */
 
 /** Logs of failed builds are kept this long (days) by default. */
 export const LOG_MAX_AGE_DAYS = 14;
-/** A temporary download older than this (its mtime: a running download keeps touching it) is a leftover. */
-const STALE_TEMPORARY_MS = 24 * 3600_000;
 /**
  * A cached source written this recently stays even when unpinned: a project building for the
  * first time may have downloaded it after this gc read the roots.
@@ -44,18 +48,24 @@ export async function registerRoot(ctx: Context, projectDir: string, keys: strin
 /** Does the project's kiln.lock (still) pin the package this entry was built from? */
 export type LockReferences = (projectDir: string, meta: StoreMeta) => Promise<boolean>;
 
-/** The sha256 of every source the project's kiln.lock pins (throws if the lock cannot be read). */
+/** The sha256 of every source and .deb the project's kiln.lock pins (throws if the lock cannot be read). */
 export type LockSources = (projectDir: string) => Promise<string[]>;
+
+/** Another layer's cache housekeeping: what in its cache is stale, and why. */
+export type CachePruner = (ctx: Context, now: number) => Promise<{ path: string; why: string }[]>;
 
 export interface GcOptions {
   dryRun?: boolean;
   /** Default: the entry counts as referenced while the project's kiln.lock exists. */
   lockReferences?: LockReferences;
   /**
-   * Enables pruning the source cache: a cached source stays while a live root's lock or a kept
-   * entry names it. Without it (or when some lock cannot be read) no source is removed.
+   * Enables pruning the source cache and the .deb cache: a cached source or .deb stays while a
+   * live root's lock or a kept entry names it. Without it (or when some lock cannot be read)
+   * neither is pruned.
    */
   lockSources?: LockSources;
+  /** Housekeeping of other layers' caches, run after the store's own. */
+  pruners?: CachePruner[];
   /** Failed builds' logs older than this many days are removed (default LOG_MAX_AGE_DAYS). */
   logMaxAgeDays?: number;
   /** The current time (tests). */
@@ -70,6 +80,7 @@ export interface GcItem {
 
 export interface GcReport {
   removed: GcItem[];
+  /** The sum of the removed items' sizes (what a dry run would free). */
   freedBytes: number;
   keptEntries: number;
   dryRun: boolean;
@@ -178,7 +189,11 @@ export async function collectGarbage(ctx: Context, options: GcOptions = {}): Pro
   if (lockedSources) {
     for (const entry of entries) if (live.has(entry.key)) for (const hash of entry.meta.sources) lockedSources.add(hash);
     await pruneSources(ctx, lockedSources, now, remove);
+    await pruneDebs(ctx, lockedSources, now, remove);
   }
+  // The store's own temporaries were judged above, by their keys' locks.
+  for (const item of await staleTemporaries(ctx.paths.cache, now, new Set(['store']))) await remove(item.path, item.why);
+  for (const prune of options.pruners ?? []) for (const item of await prune(ctx, now)) await remove(item.path, item.why);
   const maxAgeMs = (options.logMaxAgeDays ?? LOG_MAX_AGE_DAYS) * 86_400_000;
   for (const name of (await readdir(join(store, 'logs')).catch(() => [] as string[])).sort()) {
     const path = join(store, 'logs', name);
@@ -189,21 +204,31 @@ export async function collectGarbage(ctx: Context, options: GcOptions = {}): Pro
 }
 
 /**
- * The source cache holds files named by their sha256 (src/build/fetch.ts) and temporaries
- * (names starting with '.') of downloads in progress. Same layout as sourcesCacheDir there; the
- * store does not import the build code.
+ * The source cache holds files named by their sha256 (src/build/fetch.ts; its temporaries are
+ * judged by staleTemporaries). Same layout as sourcesCacheDir there; the store does not import
+ * the build code.
  */
 async function pruneSources(ctx: Context, keep: Set<string>, now: number, remove: (path: string, why: string) => Promise<void>): Promise<void> {
-  const dir = join(ctx.paths.cache, 'sources');
-  for (const name of (await readdir(dir).catch(() => [] as string[])).sort()) {
-    const path = join(dir, name);
-    if (/^[0-9a-f]{64}$/.test(name)) {
-      if (keep.has(name)) continue;
-      const info = await lstat(path).catch(() => undefined);
-      if (info && now - info.mtimeMs > FRESH_SOURCE_MS) await remove(path, "cached source that no project's kiln.lock pins");
-    } else if (name.startsWith('.')) {
-      const info = await lstat(path).catch(() => undefined);
-      if (info && now - info.mtimeMs > STALE_TEMPORARY_MS) await remove(path, 'temporary file of an interrupted download');
-    }
+  await pruneByHash(join(ctx.paths.cache, 'sources'), /^([0-9a-f]{64})$/, keep, now, remove, "cached source that no project's kiln.lock pins");
+}
+
+/**
+ * Debian packages downloaded for images and projects (src/debian/realise.ts:
+ * <cache>/debian/debs/<sha256>.deb). Once unpacked, a closure's root is cached on its own, so a
+ * .deb is needed again only to unpack that closure afresh: the ones a project's kiln.lock pins
+ * stay (the archive drops superseded versions, so they may not be downloadable again).
+ */
+async function pruneDebs(ctx: Context, keep: Set<string>, now: number, remove: (path: string, why: string) => Promise<void>): Promise<void> {
+  await pruneByHash(join(ctx.paths.cache, 'debian', 'debs'), /^([0-9a-f]{64})\.deb$/, keep, now, remove, "Debian package that no project's kiln.lock pins");
+}
+
+/** Files named by a sha256 that `keep` does not hold; one made within FRESH_SOURCE_MS stays (a build may be about to use it). */
+async function pruneByHash(dir: string, name: RegExp, keep: Set<string>, now: number, remove: (path: string, why: string) => Promise<void>, why: string): Promise<void> {
+  for (const file of (await readdir(dir).catch(() => [] as string[])).sort()) {
+    const hash = file.match(name)?.[1];
+    if (!hash || keep.has(hash)) continue;
+    // ctime too: apt-get gives a .deb the archive's date, and renaming it into the cache is what is recent.
+    const info = await lstat(join(dir, file)).catch(() => undefined);
+    if (info && now - Math.max(info.mtimeMs, info.ctimeMs) > FRESH_SOURCE_MS) await remove(join(dir, file), why);
   }
 }

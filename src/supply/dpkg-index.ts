@@ -115,6 +115,18 @@ export function memoText(owners: Iterable<[string, string]>): string {
 }
 
 /** Older memos belong to earlier dpkg states, which do not come back; each is several MB. */
+/**
+ * For `kiln gc`: the memos in `<cacheDir>/dpkg-owners/` that describe no current dpkg database
+ * (another fingerprint, another format, a temporary of an interrupted write). The current one
+ * stays: reading 2,000 file lists again costs seconds on every bake.
+ */
+export async function staleDpkgMemos(cacheDir: string, infoDir = DPKG_INFO, statusFile = DPKG_STATUS): Promise<{ path: string; why: string }[]> {
+  const dir = join(cacheDir, MEMO_DIR);
+  const keep = `${(await dpkgFingerprint(infoDir, statusFile)).fingerprint}.tsv`;
+  const names = (await readdir(dir).catch(() => [] as string[])).sort();
+  return names.filter((name) => name !== keep).map((name) => ({ path: join(dir, name), why: "dpkg owner index of a dpkg database that is no longer the host's" }));
+}
+
 async function pruneOtherMemos(dir: string, keep: string): Promise<void> {
   const names = await readdir(dir).catch(() => [] as string[]);
   await Promise.all(names.filter((name) => name !== keep && name.endsWith('.tsv')).map((name) => rm(join(dir, name), { force: true }).catch(() => undefined)));

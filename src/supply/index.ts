@@ -20,7 +20,7 @@ import { creationTime, cycloneDx, requireComponents, spdx, type SbomFormat } fro
  */
 
 export { takeInventory, KILN_LICENSE, type AppFacts, type Inventory, type InventoryOptions } from './inventory.js';
-export { dpkgOwnerIndex, dpkgFingerprint, type OwnerIndex, type DpkgIndexOptions } from './dpkg-index.js';
+export { dpkgOwnerIndex, dpkgFingerprint, staleDpkgMemos, type OwnerIndex, type DpkgIndexOptions } from './dpkg-index.js';
 export { bakeInventory, enforceLicensePolicy, enforceAudit, type SupplyRequest } from './bake.js';
 export { checkLicense, policyViolations, isCopyleft, NOASSERTION, type LicensePolicy, type LicenseCheck } from './licenses.js';
 export { debianLicense, dep5License, debianExpressionToSpdx, debianLicenseToSpdx, licenseFromCopyright, packageLicense, statementLicense, type DebianLicense } from './debian-license.js';

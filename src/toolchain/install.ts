@@ -1,4 +1,4 @@
-import { access, chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { access, chmod, mkdir, readFile, utimes, writeFile } from 'node:fs/promises';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Context } from '../context.js';
@@ -77,7 +77,9 @@ interface HostFacts {
   skipped: string[];
 }
 
-const MANIFEST = 'lib/kiln-toolchain/toolchain.json';
+/** Inside an install; `kiln gc` reads its modification time as the install's last use. */
+export const TOOLCHAIN_MANIFEST = 'lib/kiln-toolchain/toolchain.json';
+const MANIFEST = TOOLCHAIN_MANIFEST;
 
 async function exists(path: string): Promise<boolean> {
   return access(path).then(
@@ -331,5 +333,7 @@ export async function installToolchain(ctx: Context, options: InstallOptions = {
   ctx.reporter.emit({ type: 'cache', what: 'toolchain', hit, key });
   // Generated in a temporary directory and renamed into place, with the final paths inside.
   if (!hit) await publishDirectory(prefix, (tmp) => writeToolchain(ctx, prefix, tmp, facts).then(() => undefined));
+  // The manifest's mtime is the install's last use, for kiln gc (src/toolchain/cache-gc.ts).
+  else await utimes(join(prefix, MANIFEST), new Date(), new Date()).catch(() => undefined);
   return JSON.parse(await readFile(join(prefix, MANIFEST), 'utf8')) as InstalledToolchain;
 }

@@ -8,6 +8,7 @@ import { aptStateFingerprint } from '../components/apt-memo.js';
 import { lastLines, run } from '../util/exec.js';
 import { canonicalJson, publishDirectory, sha256, sha256File, writeFileAtomically } from '../util/fs.js';
 import type { LibcSource } from './tuples.js';
+import { ownedTempPrefix } from '../util/temp-owner.js';
 
 /**
  * The C library of a cross tuple, from Debian's package for that architecture (musl-dev:arm64
@@ -74,7 +75,7 @@ export async function obtainForeignLibc(ctx: Context, source: Extract<LibcSource
   if (known) return known;
 
   await mkdir(join(ctx.paths.cache, 'libc'), { recursive: true });
-  const download = await mkdtemp(join(ctx.paths.cache, 'libc', '.download-'));
+  const download = await mkdtemp(join(ctx.paths.cache, 'libc', ownedTempPrefix('.download-')));
   try {
     ctx.reporter.emit({ type: 'download', what: `${spec} ${version}`, ...(stanza.Size ? { bytes: Number(stanza.Size) } : {}) });
     const fetched = await run('apt-get', ['download', '--', `${spec}=${version}`], { cwd: download, env: ctx.env, check: false });

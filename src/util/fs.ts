@@ -3,6 +3,7 @@ import { createReadStream } from 'node:fs';
 import { mkdir, rename, rm, mkdtemp } from 'node:fs/promises';
 import { dirname, join, basename } from 'node:path';
 import writeFileAtomic from 'write-file-atomic';
+import { ownedTempPrefix } from './temp-owner.js';
 
 export function sha256(data: Buffer | string): string {
   return createHash('sha256').update(data).digest('hex');
@@ -45,7 +46,8 @@ function sortKeys(value: unknown): unknown {
  */
 export async function publishDirectory(finalPath: string, fill: (tmpDir: string) => Promise<void>): Promise<'created' | 'existed'> {
   await mkdir(dirname(finalPath), { recursive: true });
-  const tmp = await mkdtemp(join(dirname(finalPath), `.${basename(finalPath)}.tmp-`));
+  // Named after this process, so that `kiln gc` can tell a live fill from one a kill -9 cut short.
+  const tmp = await mkdtemp(join(dirname(finalPath), ownedTempPrefix(`.${basename(finalPath)}.tmp-`)));
   try {
     await fill(tmp);
     try {

@@ -3,7 +3,9 @@ import type { Context } from '../../context.js';
 import { bake } from '../../bake/index.js';
 import { bakeProject, projectBakeRequest } from '../../build/bake-project.js';
 import { buildProject, isProjectDir, lockReferences, lockSources } from '../../build/project.js';
-import { collectGarbage } from '../../store/gc.js';
+import { collectGarbage, type CachePruner } from '../../store/gc.js';
+import { staleDpkgMemos } from '../../supply/dpkg-index.js';
+import { staleToolchainCaches } from '../../toolchain/cache-gc.js';
 import { toBakeRequest, type RawBakeOptions } from '../options.js';
 import type { OutputMode } from '../render.js';
 
@@ -35,13 +37,18 @@ export async function buildCommand(ctx: Context, dir: string, options: { frozen?
 }
 
 export async function gcCommand(ctx: Context, options: { dryRun?: boolean }, mode: OutputMode): Promise<number> {
-  const report = await collectGarbage(ctx, { dryRun: options.dryRun ?? false, lockReferences, lockSources });
+  const pruners: CachePruner[] = [(c) => staleDpkgMemos(c.paths.cache), staleToolchainCaches];
+  const report = await collectGarbage(ctx, { dryRun: options.dryRun ?? false, lockReferences, lockSources, pruners });
   if (mode === 'json') process.stdout.write(JSON.stringify(report) + '\n');
   else if (mode !== 'quiet' || report.removed.length > 0) {
-    for (const item of report.removed) process.stdout.write(`${options.dryRun ? 'would remove' : 'removed'} ${item.path} (${(item.bytes / 1048576).toFixed(1)} MB): ${item.why}\n`);
-    process.stderr.write(`kiln: ${options.dryRun ? 'would free' : 'freed'} ${(report.freedBytes / 1048576).toFixed(1)} MB; ${report.keptEntries} store entr${report.keptEntries === 1 ? 'y' : 'ies'} in use\n`);
+    for (const item of report.removed) process.stdout.write(`${options.dryRun ? 'would remove' : 'removed'} ${item.path} (${megabytes(item.bytes)}): ${item.why}\n`);
+    process.stderr.write(`kiln: ${options.dryRun ? 'would free' : 'freed'} ${megabytes(report.freedBytes)} in ${report.removed.length} item${report.removed.length === 1 ? '' : 's'}; ${report.keptEntries} store entr${report.keptEntries === 1 ? 'y' : 'ies'} in use\n`);
   }
   return 0;
+}
+
+function megabytes(bytes: number): string {
+  return `${(bytes / 1048576).toFixed(1)} MB`;
 }
 
 /** The image of a project: built, then baked (default output <project>/.kiln/images/<target>). */
