@@ -16,6 +16,10 @@ import { MemoryReporter } from '../../src/events.js';
 import { runKiln, spawnKiln, tempDir, testContext } from '../helpers.js';
 import { startRegistry, type TestRegistry } from '../registry.js';
 import { bakeHello, startFaultProxy } from '../oci-fixtures.js';
+import { bake } from '../../src/bake/index.js';
+import { getTarget } from '../../src/targets/registry.js';
+import { installToolchain } from '../../src/toolchain/index.js';
+import { run } from '../../src/util/exec.js';
 
 /**
  * kiln's registry client against Debian's docker-registry (distribution 2.8.2) on loopback:
@@ -233,4 +237,30 @@ test('skopeo copies a kiln image to an oci: layout and back, and kiln runs the c
   assert.equal(run.code, 0, run.stderr);
   assert.match(run.stdout, /hello from kiln: copied/);
   assert.match(run.stdout, /arg\[1\]=one/);
+});
+
+test('two architectures make an image index; pull picks this host\'s or the asked platform', async () => {
+  const work = await tempDir('kiln-oci-arm64-');
+  const toolchain = await installToolchain(ctx, { tuples: ['aarch64-kiln-linux-musl'] });
+  assert.equal(toolchain.tuples.length, 1, `the aarch64 toolchain is missing: ${toolchain.skipped.join('; ')}`);
+  const app = join(work, 'hello');
+  await run(join(toolchain.binDir, 'aarch64-kiln-linux-musl-gcc'), ['-O2', join(process.cwd(), 'examples/hello/hello.c'), '-o', app]);
+  const arm = await bake(ctx, { appPath: app, target: getTarget('qemu') }, join(work, 'hello-arm64.img'));
+  const ref = `${registry.host}/me/multi:1`;
+  const pushed = await runKiln(['push', helloDir, arm.dir, ref, '--platform', 'linux/amd64,linux/arm64']);
+  assert.equal(pushed.code, 0, pushed.stderr);
+  const swapped = await push(ctx, { images: [arm.dir, helloDir], reference: parseReference(`${registry.host}/me/multi:2`) });
+  assert.equal(swapped.digest, pushed.stdout.trim(), 'the index does not depend on argument order');
+  const index = JSON.parse(execFileSync('skopeo', ['inspect', '--tls-verify=false', '--raw', `docker://${ref}`], { encoding: 'utf8' })) as { mediaType: string; manifests: Array<{ platform: { architecture: string; os: string } }> };
+  assert.equal(index.mediaType, 'application/vnd.oci.image.index.v1+json');
+  assert.deepEqual(index.manifests.map((m) => `${m.platform.os}/${m.platform.architecture}`), ['linux/amd64', 'linux/arm64']);
+  const { ctx: fresh } = await freshContext();
+  const host = await pull(fresh, { reference: parseReference(ref) });
+  assert.equal(host.image.manifest.arch, 'x86_64');
+  assert.equal(host.digest, pushed.stdout.trim());
+  const other = await pull(fresh, { reference: parseReference(ref), arch: 'arm64' });
+  assert.equal(other.image.manifest.arch, 'aarch64');
+  await assert.rejects(pull(fresh, { reference: parseReference(ref), arch: 's390x' }), { code: 'KILN_OCI_PLATFORM_MISSING' });
+  const mismatch = await runKiln(['push', helloDir, `${registry.host}/me/multi:3`, '--platform', 'linux/amd64,linux/arm64']);
+  assert.match(mismatch.stderr, /KILN_USAGE: --platform linux\/amd64,linux\/arm64 does not match the images given/);
 });
