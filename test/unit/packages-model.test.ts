@@ -130,3 +130,14 @@ test("paths with '..' in recipes, and plain-http indexes on other hosts, are ref
     assert.equal(parseManifest(`${base}[[indexes]]\n${index}\n`, 'x.toml').indexes.length, 1);
   }
 });
+
+test("the catalogue's SQLite is built at -O2; the tests' fast copy differs from it only in CFLAGS", async () => {
+  const catalogue = parseRecipe(await readFile(join(catalogueDir({}), 'sqlite', 'recipe.toml'), 'utf8'), 'catalogue/sqlite/recipe.toml');
+  const fast = parseRecipe(await readFile(join(FIXTURES, 'fast-catalogue', 'sqlite', 'recipe.toml'), 'utf8'), 'fast-catalogue/sqlite/recipe.toml');
+  const configure = (recipe: typeof catalogue) => recipe.build!.steps.find((step) => step[0] === './configure')!;
+  assert.ok(configure(catalogue).includes('CFLAGS=-O2'), configure(catalogue).join(' '));
+  assert.ok(!catalogue.build!.steps.flat().some((arg) => /-O0\b/.test(arg)), 'no -O0 anywhere in the catalogue recipe');
+  assert.ok(configure(fast).includes('CFLAGS=-O0'));
+  const withoutCflags = (recipe: typeof catalogue) => ({ ...recipe, build: { ...recipe.build!, steps: recipe.build!.steps.map((step) => step.filter((arg) => !arg.startsWith('CFLAGS='))) } });
+  assert.deepEqual(withoutCflags(fast), withoutCflags(catalogue));
+});
