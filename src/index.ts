@@ -74,7 +74,7 @@ export { microvmMachineOptions } from './targets/microvm/machine.js';
 export { firecrackerConfig } from './targets/microvm/firecracker.js';
 export { xlConfig, type XlInput } from './targets/xen/xl.js';
 export { xlConfigForImage } from './targets/xen/image.js';
-export { runWithXl, launchWithXl, instanceXlConfig, type XlRun, type XlResult } from './targets/xen/launch.js';
+export { runWithXl, launchWithXl, instanceXlConfig, type XlRun, type XlResult } from './launch/engines/xl.js';
 export { planDataPartition, parseDataPartitionFlag, type DataPartition } from './targets/disk/data-partition.js';
 export { planSigning, signPe, type SigningRequest, type Signing } from './targets/efi/sign.js';
 export { buildUki, EFI_STUB, type UkiInput } from './targets/efi/uki.js';

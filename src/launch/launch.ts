@@ -18,7 +18,7 @@ import { exitCodeFor } from './status.js';
 import { runVm, type VmResult } from './vm.js';
 import { prepareVolumes } from '../volumes/image.js';
 import { xenDefaultConfig } from '../targets/xen/image.js';
-import { launchWithXl } from '../targets/xen/launch.js';
+import { launchWithXl } from './engines/xl.js';
 
 export interface LaunchRequest {
   imageDir: string;

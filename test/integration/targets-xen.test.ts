@@ -6,7 +6,7 @@ import { bake } from '../../src/bake/index.js';
 import { loadImage } from '../../src/image/manifest.js';
 import { xenTarget } from '../../src/targets/registry.js';
 import { xenDefaultConfig } from '../../src/targets/xen/image.js';
-import { instanceXlConfig } from '../../src/targets/xen/launch.js';
+import { instanceXlConfig } from '../../src/launch/engines/xl.js';
 import { run } from '../../src/util/exec.js';
 import { buildC, launchCaptured, tempDir, testContext } from '../helpers.js';
 

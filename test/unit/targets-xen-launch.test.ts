@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { createContext } from '../../src/context.js';
 import type { LoadedImage } from '../../src/image/manifest.js';
 import { xenDefaultConfig } from '../../src/targets/xen/image.js';
-import { runWithXl } from '../../src/targets/xen/launch.js';
+import { runWithXl } from '../../src/launch/engines/xl.js';
 import { xenTarget } from '../../src/targets/xen/target.js';
 
 /**

@@ -6,13 +6,13 @@ import type { RuntimeConfig } from '../../config/runtime.js';
 import type { Context } from '../../context.js';
 import type { ExitReport } from '../../events.js';
 import type { LoadedImage } from '../../image/manifest.js';
-import { createRunDir } from '../../launch/rundir.js';
-import { describeProcessEnd, exitCodeFor, parseStatus, type ProcessEnd } from '../../launch/status.js';
-import type { LaunchRequest, LaunchResult } from '../../launch/launch.js';
+import { createRunDir } from '../rundir.js';
+import { describeProcessEnd, exitCodeFor, parseStatus, type ProcessEnd } from '../status.js';
+import type { LaunchRequest, LaunchResult } from '../launch.js';
 import { runtimeConfRecords } from '../../init/contract.js';
-import { xenTarget } from './target.js';
+import { xenTarget } from '../../targets/xen/target.js';
 import { requireProgram, run } from '../../util/exec.js';
-import { xlConfigForImage } from './image.js';
+import { xlConfigForImage } from '../../targets/xen/image.js';
 
 /** One `kiln launch` of a xen image on a dom0: the image, this instance's ramdisk and config. */
 export interface XlRun {
