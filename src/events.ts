@@ -9,7 +9,11 @@ export type KilnEvent =
   | { type: 'cache'; what: string; hit: boolean; key: string }
   | { type: 'download'; what: string; bytes?: number }
   | { type: 'accel'; accel: 'kvm' | 'tcg'; reason: string; cached: boolean }
-  | { type: 'vm-started'; pid: number; argv: string[] }
+  /**
+   * The VM is starting: the process that runs it (QEMU, or xl for a Xen domain) and how to reach
+   * it, as values (a detached instance's supervisor records them; nothing parses argv back).
+   */
+  | { type: 'vm-started'; pid: number; argv: string[]; qmpSocket?: string; domain?: string }
   | { type: 'vm-exited'; status: ExitReport };
 
 /** What the guest (or QEMU) told us about how the app ended. */

@@ -13,8 +13,12 @@ export { MemoryReporter, silentReporter, type KilnEvent, type Reporter, type Exi
 export { KILN_VERSION } from './version.js';
 
 export { bake, gatherBakeInputs, planBake, applyBake, type BakeRequest, type BakeResult, type BakeInputs, type BakePlan } from './bake/index.js';
-export { launch, type LaunchRequest, type LaunchResult } from './launch/launch.js';
-export { type TapRequest } from './launch/launch.js';
+export { launch } from './launch/launch.js';
+export type { LaunchRequest, LaunchResult, TapRequest, EngineKind } from './launch/types.js';
+export { planLaunch, chooseAccel, composeRuntimeConfig, type LaunchPlan, type PlanRequest, type HostFacts, type KvmFacts } from './launch/plan.js';
+export { gatherHostFacts } from './launch/host-facts.js';
+export type { Engine, EngineResult, RunControl } from './launch/engine.js';
+export { engineFor, qemuEngine } from './launch/engines/index.js';
 export {
   createInstance,
   inspectInstance,
@@ -74,7 +78,7 @@ export { microvmMachineOptions } from './targets/microvm/machine.js';
 export { firecrackerConfig } from './targets/microvm/firecracker.js';
 export { xlConfig, type XlInput } from './targets/xen/xl.js';
 export { xlConfigForImage } from './targets/xen/image.js';
-export { runWithXl, launchWithXl, instanceXlConfig, type XlRun, type XlResult } from './launch/engines/xl.js';
+export { runWithXl, instanceXlConfig, xlEngine, type XlRun, type XlResult } from './launch/engines/xl.js';
 export { planDataPartition, parseDataPartitionFlag, type DataPartition } from './targets/disk/data-partition.js';
 export { planSigning, signPe, type SigningRequest, type Signing } from './targets/efi/sign.js';
 export { buildUki, EFI_STUB, type UkiInput } from './targets/efi/uki.js';

@@ -3,7 +3,9 @@ import type { RuntimeConfig } from '../config/runtime.js';
 import { KilnError, ErrorCodes } from '../errors.js';
 import type { LoadedImage } from '../image/manifest.js';
 import { getTarget } from '../targets/registry.js';
-import { runtimeArchive, writeInitrdWithConfig } from '../targets/runtime-archive.js';
+import { writeInitrdWithConfig } from '../targets/runtime-archive.js';
+import { runtimeConfigArchive } from '../init/config-archive.js';
+import { planLaunch, type HostFacts } from '../launch/plan.js';
 
 /**
  * A libvirt domain (`virsh define app.xml`) for a qemu-target image: direct kernel boot of the
@@ -91,7 +93,14 @@ export interface LibvirtExportOptions {
   config?: RuntimeConfig;
 }
 
-/** Writes the domain's initrd and returns the domain XML (absolute paths: libvirt needs them). */
+/** A libvirt domain is planned like a launch, but for libvirt's host: no accelerator probe, no platform probe. */
+const LIBVIRT_HOST: HostFacts = { arch: process.arch, kvm: {} };
+
+/**
+ * Writes the domain's initrd and returns the domain XML (absolute paths: libvirt needs them).
+ * Memory, CPUs, the runtime config and the shim's records come from the same plan a launch
+ * makes (src/launch/plan.ts), for the libvirt engine: DHCP on libvirt's networks, power-off.
+ */
 export async function exportLibvirt(image: LoadedImage, options: LibvirtExportOptions = {}): Promise<{ xml: string; initrdPath: string }> {
   const target = getTarget(image.manifest.target, image.manifest.arch);
   // The domain XML describes an x86 pc machine; aarch64 (virt) domains are not written yet.
@@ -111,18 +120,18 @@ export async function exportLibvirt(image: LoadedImage, options: LibvirtExportOp
     // Best effort: the domain's networks are libvirt's to provide; a runtime config given here is explicit.
     ...(networks.length > 0 ? { network: { interfaces: networks.map((_, index) => ({ name: `eth${index}`, dhcp: true, optional: true })), dns: [] } } : {}),
   };
-  if ((config.volumes ?? []).length > 0) {
-    throw new KilnError(ErrorCodes.TARGET_CANNOT_CARRY, 'the libvirt export cannot carry volumes yet', { hint: 'add the disks with `virsh attach-disk` and drop them from the runtime config' });
-  }
-  // libvirt's QEMU would turn an isa-debug-exit into a crash report; powering off is the clean end.
-  const archive = runtimeArchive(image.manifest, { statusDevice: target.statusDevice, exit: { kind: 'poweroff' } }, config);
+  const plan = planLaunch(
+    image,
+    { engine: 'libvirt', config, network: 'none', ...(options.memoryMiB !== undefined ? { memoryMiB: options.memoryMiB } : {}), ...(options.cpus !== undefined ? { cpus: options.cpus } : {}) },
+    LIBVIRT_HOST,
+  );
   const initrdPath = resolve(options.initrdOut ?? join(image.dir, 'libvirt-initrd.cpio'));
-  await writeInitrdWithConfig(image.initrdPath, initrdPath, archive);
+  await writeInitrdWithConfig(image.initrdPath, initrdPath, runtimeConfigArchive(plan.records, plan.config));
   const xml = libvirtDomainXml({
     name: options.name ?? `kiln-${posix.basename(image.manifest.app.guestPath)}`,
     domainType: options.domainType ?? 'kvm',
-    memoryMiB: options.memoryMiB ?? image.manifest.memory.defaultMiB,
-    cpus: options.cpus ?? 1,
+    memoryMiB: plan.memoryMiB,
+    cpus: plan.cpus,
     kernelPath: resolve(image.kernelPath),
     initrdPath,
     cmdline: image.manifest.cmdline,

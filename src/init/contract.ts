@@ -18,6 +18,12 @@ export interface AppDefaults {
   workdir?: string;
 }
 
+/** The app's defaults as an image records them (image.json's `app`): what runtime config is laid over. */
+export function appDefaults(image: { app: { guestPath: string; args: string[]; env: Record<string, string>; workdir?: string | undefined } }): AppDefaults {
+  const { app } = image;
+  return { path: app.guestPath, args: app.args, env: app.env, ...(app.workdir ? { workdir: app.workdir } : {}) };
+}
+
 export interface GuestPlumbing {
   statusDevice: string;
   exit: ExitMethod;

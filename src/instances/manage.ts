@@ -117,8 +117,9 @@ export async function createInstance(
       });
     }
     // QEMU answers on its control socket only after every device (port forwards included) was
-    // set up: a QEMU that is about to fail on its own arguments is not reported as up.
-    if (info.status.state === 'running' && info.status.qmpSocket && (await qemuAnswers(info.status.qmpSocket))) return inspectInstance(ctx, name);
+    // set up: a QEMU that is about to fail on its own arguments is not reported as up. An
+    // engine without one (xl) is up once its process is.
+    if (info.status.state === 'running' && (info.status.qmpSocket ? await qemuAnswers(info.status.qmpSocket) : info.status.qemu)) return inspectInstance(ctx, name);
     if (info.status.state !== 'created' && info.status.state !== 'running') return info;
     if (Date.now() > deadline) {
       throw new KilnError(ErrorCodes.VM_TIMEOUT, `instance ${name} did not start within ${startTimeoutMs / 1000}s`, {

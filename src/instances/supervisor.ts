@@ -54,8 +54,7 @@ export async function supervise(ctx: Context, dir: string): Promise<void> {
       if (event.type === 'accel') void update({ accel: event.accel });
       if (event.type === 'vm-started') {
         const qemu = refOf(event.pid);
-        const qmp = event.argv[event.argv.indexOf('-qmp') + 1]?.match(/^unix:(.*),server=on/)?.[1]?.replaceAll(',,', ',');
-        void update({ state: 'running', startedAt: now(), ...(qemu ? { qemu } : {}), ...(qmp ? { qmpSocket: qmp } : {}) });
+        void update({ state: 'running', startedAt: now(), ...(qemu ? { qemu } : {}), ...(event.qmpSocket ? { qmpSocket: event.qmpSocket } : {}) });
       }
     },
   };

@@ -2,23 +2,20 @@ import { access, constants, readFile, stat } from 'node:fs/promises';
 import { hostname, release } from 'node:os';
 import { join } from 'node:path';
 import type { Context } from '../context.js';
-import { KilnError, ErrorCodes, isKilnError } from '../errors.js';
+import { ErrorCodes, isKilnError } from '../errors.js';
 import type { LoadedImage } from '../image/manifest.js';
 import { GUEST_INIT, runtimeConfRecords } from '../init/contract.js';
 import { toArgv } from '../targets/qemu/options.js';
 import { getTarget, qemuMachineOptions, qemuTarget } from '../targets/registry.js';
-import { ARCHS, DEFAULT_ARCH, getArch, kvmPossibleFor } from '../targets/arch.js';
+import { ARCHS, DEFAULT_ARCH, getArch, kvmPossibleFor, type Arch } from '../targets/arch.js';
+import { chooseAccel, type KvmFacts } from './plan.js';
+import type { AccelChoice, AccelDecision } from './types.js';
 import { run } from '../util/exec.js';
 import { canonicalJson, sha256, writeFileAtomically } from '../util/fs.js';
 import { createRunDir } from './rundir.js';
 import { runVm } from './vm.js';
 
-export type AccelChoice = 'auto' | 'kvm' | 'tcg';
-export interface AccelDecision {
-  accel: 'kvm' | 'tcg';
-  reason: string;
-  cached: boolean;
-}
+export type { AccelChoice, AccelDecision } from './types.js';
 
 /**
  * A healthy KVM boots the stock kernel to the shim in well under a second, and TCG in about
@@ -35,47 +32,53 @@ interface Verdict {
   hostKey: string;
 }
 
-export async function resolveAccel(ctx: Context, choice: AccelChoice, image: LoadedImage): Promise<AccelDecision> {
-  if (choice === 'tcg') return { accel: 'tcg', reason: 'requested with --accel tcg', cached: false };
-  // KVM runs guests of the host's own CPU architecture only: an aarch64 image on x86_64 is TCG.
-  // (Some callers decide before any image exists and pass none: they get the x86_64 answer.)
-  const arch = getArch((image as LoadedImage | undefined)?.manifest.arch ?? DEFAULT_ARCH);
-  if (!kvmPossibleFor(arch.name)) {
-    const why = `this is an ${arch.name} image and the host is ${process.arch}: KVM only runs guests of the host's own architecture`;
-    if (choice === 'kvm') throw new KilnError(ErrorCodes.ACCEL_UNAVAILABLE, `KVM was requested but ${why}`, { hint: 'use --accel tcg (or auto)' });
-    return { accel: 'tcg', reason: `${why}, so using TCG`, cached: false };
-  }
-  // KILN_KVM_DEVICE lets tests point the device check elsewhere; QEMU itself still opens /dev/kvm.
-  const kvmDevice = ctx.env.KILN_KVM_DEVICE ?? '/dev/kvm';
-  const kvmProblem = await kvmDeviceProblem(kvmDevice);
-  if (choice === 'kvm') {
-    if (kvmProblem) {
-      throw new KilnError(ErrorCodes.ACCEL_UNAVAILABLE, `KVM was requested but ${kvmProblem}`, {
-        hint: 'use --accel tcg (software emulation), or load the kvm module and give this user access to /dev/kvm',
-      });
-    }
-    return { accel: 'kvm', reason: 'requested with --accel kvm', cached: false };
-  }
-  if (kvmProblem) return { accel: 'tcg', reason: `${kvmProblem}, so using TCG`, cached: false };
-
-  const qemuVersion = (await run(arch.qemu, ['--version'])).stdout.split('\n')[0] ?? '';
-  const hostKey = sha256([hostname(), release(), qemuVersion, await cpuModel(), String((await stat(kvmDevice)).rdev)].join('\n'));
-  const verdictPath = join(ctx.paths.cache, 'accel', `${hostKey}.json`);
+/**
+ * What the accelerator choice needs to know about KVM here (src/launch/plan.ts decides):
+ * whether /dev/kvm opens, and for `auto` the cached verdict of an earlier probe boot. Nothing
+ * is looked at that the choice does not need (--accel tcg, or a guest of another architecture).
+ */
+export async function gatherKvmFacts(ctx: Context, choice: AccelChoice, arch: Arch): Promise<KvmFacts> {
+  if (choice === 'tcg' || !kvmPossibleFor(arch)) return {};
+  const problem = await kvmDeviceProblem(kvmDevice(ctx));
+  if (problem) return { deviceProblem: problem };
+  if (choice === 'kvm') return {};
+  const { hostKey, verdictPath } = await verdictLocation(ctx, arch);
   const previous = await readVerdict(verdictPath);
-  let verdict: Verdict;
-  let cached = false;
   if (previous && previous.hostKey === hostKey && Date.now() - Date.parse(previous.probedAt) < VERDICT_MAX_AGE_MS) {
-    verdict = previous;
-    cached = true;
-  } else {
-    ctx.reporter.emit({ type: 'step', step: 'accel', message: `probing KVM with a ${PROBE_LIMIT_SECONDS}s test boot (result is cached)` });
-    verdict = { ...(await probeKvm(ctx, image)), probedAt: new Date().toISOString(), hostKey };
-    await writeFileAtomically(verdictPath, canonicalJson(verdict));
+    return { verdict: { usable: previous.usable, reason: previous.reason, cached: true } };
   }
-  const decision: AccelDecision = verdict.usable
-    ? { accel: 'kvm', reason: verdict.reason, cached }
-    : { accel: 'tcg', reason: `KVM is present but not usable: ${verdict.reason}; using TCG`, cached };
-  return decision;
+  return {};
+}
+
+/** Boots the KVM probe for this host and records its verdict (cached for a week). */
+export async function probeKvmVerdict(ctx: Context, image: LoadedImage): Promise<NonNullable<KvmFacts['verdict']>> {
+  const { hostKey, verdictPath } = await verdictLocation(ctx, getArch(image.manifest.arch).name);
+  ctx.reporter.emit({ type: 'step', step: 'accel', message: `probing KVM with a ${PROBE_LIMIT_SECONDS}s test boot (result is cached)` });
+  const verdict: Verdict = { ...(await probeKvm(ctx, image)), probedAt: new Date().toISOString(), hostKey };
+  await writeFileAtomically(verdictPath, canonicalJson(verdict));
+  return { usable: verdict.usable, reason: verdict.reason, cached: false };
+}
+
+/** The accelerator for `choice` on this host: the facts, the probe boot when `auto` needs one, and the pure choice. */
+export async function resolveAccel(ctx: Context, choice: AccelChoice, image: LoadedImage): Promise<AccelDecision> {
+  // Some callers decide before any image exists and pass none: they get the x86_64 answer.
+  const arch = getArch((image as LoadedImage | undefined)?.manifest.arch ?? DEFAULT_ARCH).name;
+  const host = { arch: process.arch, kvm: await gatherKvmFacts(ctx, choice, arch) };
+  const decision = chooseAccel(choice, arch, host);
+  if (decision !== 'probe') return decision;
+  const verdict = await probeKvmVerdict(ctx, image);
+  return chooseAccel(choice, arch, { ...host, kvm: { verdict } }) as AccelDecision;
+}
+
+/** KILN_KVM_DEVICE lets tests point the device check elsewhere; QEMU itself still opens /dev/kvm. */
+function kvmDevice(ctx: Context): string {
+  return ctx.env.KILN_KVM_DEVICE ?? '/dev/kvm';
+}
+
+async function verdictLocation(ctx: Context, arch: Arch): Promise<{ hostKey: string; verdictPath: string }> {
+  const qemuVersion = (await run(ARCHS[arch].qemu, ['--version'])).stdout.split('\n')[0] ?? '';
+  const hostKey = sha256([hostname(), release(), qemuVersion, await cpuModel(), String((await stat(kvmDevice(ctx))).rdev)].join('\n'));
+  return { hostKey, verdictPath: join(ctx.paths.cache, 'accel', `${hostKey}.json`) };
 }
 
 async function kvmDeviceProblem(device: string): Promise<string | undefined> {

@@ -1,11 +1,10 @@
-import { appendFile, copyFile, mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { encodeRecords, type WireRecord } from '../config/wire.js';
-import { GUEST_CONFIG_JSON, GUEST_RUNTIME_CONF } from '../init/contract.js';
+import { runtimeConfigArchive } from '../init/config-archive.js';
+import type { WireRecord } from '../config/wire.js';
 import type { LoadedImage } from '../image/manifest.js';
-import { cpioBuffer } from '../rootfs/cpio.js';
-import { canonicalJson } from '../util/fs.js';
+import { writeInitrdWithConfig } from '../targets/runtime-archive.js';
 
 /** The files one VM run needs besides the image, in a private directory removed afterwards. */
 export interface RunDir {
@@ -21,7 +20,7 @@ export interface RunDir {
  * /kiln/runtime.conf: the kernel unpacks concatenated archives in order, so one image serves
  * many instances without being rebaked or modified.
  */
-export async function createRunDir(image: LoadedImage, records: readonly WireRecord[], configJson: unknown, parent = tmpdir()): Promise<RunDir> {
+export async function createRunDir(image: Pick<LoadedImage, 'initrdPath'>, records: readonly WireRecord[], configJson: unknown, parent = tmpdir()): Promise<RunDir> {
   const dir = await mkdtemp(join(parent, 'kiln-run-'));
   const runDir: RunDir = {
     dir,
@@ -31,12 +30,7 @@ export async function createRunDir(image: LoadedImage, records: readonly WireRec
     remove: () => rm(dir, { recursive: true, force: true }),
   };
   try {
-    const runtimeArchive = cpioBuffer([
-      { path: GUEST_RUNTIME_CONF, kind: 'file', mode: 0o644, source: { data: encodeRecords(records) } },
-      { path: GUEST_CONFIG_JSON, kind: 'file', mode: 0o644, source: { data: Buffer.from(canonicalJson(configJson)) } },
-    ]);
-    await copyFile(image.initrdPath, runDir.initrdPath);
-    await appendFile(runDir.initrdPath, runtimeArchive);
+    await writeInitrdWithConfig(image.initrdPath, runDir.initrdPath, runtimeConfigArchive(records, configJson));
     return runDir;
   } catch (error) {
     await runDir.remove();

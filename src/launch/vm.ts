@@ -59,7 +59,7 @@ export async function runVm(ctx: Context, options: VmRunOptions): Promise<VmResu
     child.once('spawn', () => resolve(child));
     child.once('error', (error: NodeJS.ErrnoException) => reject(error.code === 'ENOENT' ? toolMissing('setpriv', error) : error));
   });
-  ctx.reporter.emit({ type: 'vm-started', pid: spawned.pid!, argv: [options.qemu, ...options.argv] });
+  ctx.reporter.emit({ type: 'vm-started', pid: spawned.pid!, argv: [options.qemu, ...options.argv], qmpSocket: options.qmpSocketPath });
 
   child.stdout?.on('data', (chunk: Buffer) => {
     timings.firstOutputMs ??= Date.now() - started;

@@ -13,7 +13,7 @@ import { dataPartitionRecords } from './disk/data-partition.js';
 import { signPe, type SigningRequest } from './efi/sign.js';
 import type { WireRecord } from '../config/wire.js';
 import { STANDALONE_PLUMBING } from './efi/target.js';
-import { buildUki } from './efi/uki.js';
+import { buildUki, ukiOsRelease } from './efi/uki.js';
 import type { RuntimeConfig } from '../config/runtime.js';
 
 /**
@@ -46,7 +46,7 @@ export async function writeTargetArtifacts(dir: string, manifest: ImageManifest,
     case 'xen': {
       const config = xenDefaultConfig();
       await writeInitrdWithConfig(initrd, join(dir, 'xen-initrd.cpio'), runtimeArchive(manifest, xenTarget, config));
-      await writeFile(join(dir, 'xl.cfg'), xlConfigForImage(manifest, config, { ramdiskFile: 'xen-initrd.cpio', appName: posix.basename(manifest.app.guestPath) }));
+      await writeFile(join(dir, 'xl.cfg'), xlConfigForImage(manifest, config, { ramdiskFile: 'xen-initrd.cpio', appName: posix.basename(manifest.app.guestPath) }).text);
       return ['xl.cfg', 'xen-initrd.cpio'];
     }
     case 'efi':
@@ -79,10 +79,4 @@ async function writeStandaloneUki(dir: string, manifest: ImageManifest, extra: r
     await rm(initrd, { force: true });
   }
   return out;
-}
-
-/** The .osrel section: boot menus show PRETTY_NAME. */
-export function ukiOsRelease(manifest: Pick<ImageManifest, 'app' | 'kiln'>): string {
-  const app = posix.basename(manifest.app.guestPath).replace(/[^A-Za-z0-9._-]/g, '_');
-  return `ID=kiln\nNAME=kiln\nPRETTY_NAME="kiln ${app}"\nVERSION_ID=${manifest.kiln.version.replace(/[^A-Za-z0-9._-]/g, '_')}\n`;
 }

@@ -9,7 +9,7 @@ import { xenHostMachineOptions } from './xen-host/machine.js';
 import { diskTarget, efiTarget } from './efi/target.js';
 import { uefiMachineOptions } from './efi/machine.js';
 import { HostProbe, type PlatformProbe } from './probe.js';
-import type { MachineRequest, Platform, QemuTarget, Target, TargetName } from './types.js';
+import type { MachineRequest, QemuTarget, Target, TargetName } from './types.js';
 import { ARCHS, DEFAULT_ARCH, getArch, type Arch } from './arch.js';
 import { virtTarget } from './virt/target.js';
 import { virtMachineOptions } from './virt/machine.js';
@@ -124,26 +124,4 @@ export function qemuMachineOptions(target: Target, request: MachineRequest): Qem
         hint: 'on a Xen dom0 run `xl create xl.cfg` in the image directory, or bake with --target qemu or microvm to run it here',
       });
   }
-}
-
-/**
- * Refuses, before anything is prepared, to `kiln launch` an image whose platform cannot run on
- * this host, with every reason (no dom0, no xl, …). Returns the platform launch uses: QEMU, or
- * `xl` on a Xen dom0. Firecracker is never started by kiln (it needs KVM and its own set-up).
- */
-export async function assertLaunchable(target: Target, host: HostProbe = new HostProbe()): Promise<Platform> {
-  const platform = target.platforms[0]!;
-  if (platform.kind === 'qemu') return platform;
-  const probe = await host.probe(platform);
-  if (!probe.usable) {
-    const what = probe.reasons.some((reason) => /dom0/.test(reason)) ? 'no Xen dom0' : `${platform.kind} cannot run here`;
-    throw new KilnError(ErrorCodes.PLATFORM_UNAVAILABLE, `a ${target.name} image cannot be launched on this host: ${what}`, {
-      details: probe.reasons,
-      hint: `${target.name} images run with ${platform.kind}; bake the app with --target qemu or microvm to run it here`,
-    });
-  }
-  if (platform.kind === 'xl') return platform;
-  throw new KilnError(ErrorCodes.PLATFORM_UNAVAILABLE, `kiln does not start ${platform.kind} itself`, {
-    hint: `start it with ${platform.kind} using the files in the image directory (firecracker.json)`,
-  });
 }

@@ -1,10 +1,12 @@
 import { readFile } from 'node:fs/promises';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { assertLaunchable, getTarget, listTargets, probeTargets, qemuMachineOptions, xenTarget, microvmTarget, qemuTarget, efiTarget, diskTarget } from '../../src/targets/registry.js';
+import { getTarget, listTargets, probeTargets, qemuMachineOptions, xenTarget, microvmTarget, qemuTarget, efiTarget, diskTarget } from '../../src/targets/registry.js';
 import { firmwareFor } from '../../src/targets/efi/boot.js';
 import { assertTargetCarries } from '../../src/targets/carry.js';
 import { parseTscKhz } from '../../src/targets/host.js';
+import { HostProbe } from '../../src/targets/probe.js';
+import { planLaunch } from '../../src/launch/plan.js';
 import { COMPONENT_SETS } from '../../src/components/sets.js';
 import type { MachineRequest } from '../../src/targets/types.js';
 
@@ -58,13 +60,14 @@ test('kiln targets: every target has a verdict, and each platform that cannot ru
 
 test('a xen image is refused by launch with the reason this host cannot run it', async () => {
   const dom0 = await readFile('/proc/xen/capabilities', 'utf8').then((text) => text.includes('control_d'), () => false);
-  if (dom0) assert.deepEqual(await assertLaunchable(xenTarget), { kind: 'xl' });
+  const xenImage = { dir: '/x', kernelPath: '/x/kernel', initrdPath: '/x/initrd', manifest: { target: 'xen', arch: 'x86_64', cmdline: '', kernel: { initSize: 1 }, app: { guestPath: '/app/a', args: [], env: {} }, memory: { minimumMiB: 64, defaultMiB: 128 } } } as never;
+  const host = { arch: process.arch, kvm: {}, platform: await new HostProbe().probe({ kind: 'xl' }) };
+  if (dom0) assert.equal(planLaunch(xenImage, {}, host).engine, 'xl');
   else {
-    await assert.rejects(assertLaunchable(xenTarget), (error: Error & { code?: string; details?: string[] }) => {
+    assert.throws(() => planLaunch(xenImage, {}, host), (error: Error & { code?: string; details?: string[] }) => {
       return error.code === 'KILN_PLATFORM_UNAVAILABLE' && /no Xen dom0/.test(error.message) && error.details!.some((reason) => /dom0/.test(reason));
     });
   }
-  assert.deepEqual(await assertLaunchable(microvmTarget), { kind: 'qemu', machine: 'microvm' });
   const request: MachineRequest = { kernelPath: 'k', initrdPath: 'i', cmdline: '', memoryMiB: 128, cpus: 1, accel: 'tcg', network: { kind: 'none' }, statusPath: 's', qmpSocketPath: 'q' };
   assert.throws(() => qemuMachineOptions(xenTarget, request), { code: 'KILN_TARGET_UNAVAILABLE' });
 });

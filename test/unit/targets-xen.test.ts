@@ -14,7 +14,7 @@ test('the xl config for an image and a runtime config is exactly the golden one'
     version: 1 as const,
     network: { interfaces: [{ name: 'eth0', dhcp: true }, { name: 'eth1', address: '192.0.2.5/24' }], dns: [] },
   };
-  const text = xlConfigForImage(manifest as never, config, { ramdiskFile: 'xen-initrd.cpio', appName: 'hello', cpus: 2, bridge: 'xenbr0' }).replace(
+  const text = xlConfigForImage(manifest as never, config, { ramdiskFile: 'xen-initrd.cpio', appName: 'hello', cpus: 2, bridge: 'xenbr0' }).text.replace(
     'mac=00:16:3e:00:00:01,bridge=xenbr0',
     'mac=00:16:3e:00:00:01,bridge=xenbr1',
   );
@@ -22,7 +22,7 @@ test('the xl config for an image and a runtime config is exactly the golden one'
 });
 
 test('the default xen runtime config asks for DHCP on one interface, and gets one vif', () => {
-  const text = xlConfigForImage(manifest as never, xenDefaultConfig(), { ramdiskFile: 'r', appName: 'a' });
+  const text = xlConfigForImage(manifest as never, xenDefaultConfig(), { ramdiskFile: 'r', appName: 'a' }).text;
   assert.match(text, /^vif = \[ "mac=00:16:3e:00:00:00,bridge=xenbr0" \]$/m);
   assert.match(text, /^memory = 144$/m);
   assert.match(text, /^type = "pvh"$/m);

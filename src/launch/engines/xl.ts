@@ -6,13 +6,12 @@ import type { RuntimeConfig } from '../../config/runtime.js';
 import type { Context } from '../../context.js';
 import type { ExitReport } from '../../events.js';
 import type { LoadedImage } from '../../image/manifest.js';
-import { createRunDir } from '../rundir.js';
-import { describeProcessEnd, exitCodeFor, parseStatus, type ProcessEnd } from '../status.js';
-import type { LaunchRequest, LaunchResult } from '../launch.js';
-import { runtimeConfRecords } from '../../init/contract.js';
-import { xenTarget } from '../../targets/xen/target.js';
 import { requireProgram, run } from '../../util/exec.js';
 import { xlConfigForImage } from '../../targets/xen/image.js';
+import type { Engine, EngineResult, RunControl } from '../engine.js';
+import type { LaunchPlan } from '../plan.js';
+import { createRunDir } from '../rundir.js';
+import { describeProcessEnd, parseStatus, type ProcessEnd } from '../status.js';
 
 /** One `kiln launch` of a xen image on a dom0: the image, this instance's ramdisk and config. */
 export interface XlRun {
@@ -31,11 +30,7 @@ export interface XlRun {
   killSignal?: AbortSignal;
 }
 
-export interface XlResult {
-  report: ExitReport;
-  timings: { firstOutputMs?: number; exitMs: number };
-  consoleTail: string;
-}
+export type XlResult = EngineResult;
 
 /**
  * The xl.cfg of one instance: absolute paths (xl runs from anywhere), a domain name made
@@ -44,15 +39,13 @@ export interface XlResult {
 export function instanceXlConfig(run: Pick<XlRun, 'image' | 'config' | 'ramdiskPath' | 'memoryMiB' | 'cpus'>, pid: number): { name: string; text: string } {
   const { manifest } = run.image;
   const appName = `${posix.basename(manifest.app.guestPath)}-${pid}`;
-  const text = xlConfigForImage({ ...manifest, kernel: { ...manifest.kernel, file: run.image.kernelPath } }, run.config, {
+  return xlConfigForImage({ ...manifest, kernel: { ...manifest.kernel, file: run.image.kernelPath } }, run.config, {
     ramdiskFile: run.ramdiskPath,
     appName,
     memoryMiB: run.memoryMiB,
     cpus: run.cpus,
     domainIndex: pid & 0x7fff,
   });
-  const name = /^name = "([^"]+)"$/m.exec(text)![1]!;
-  return { name, text };
 }
 
 const CONSOLE_TAIL_BYTES = 8192;
@@ -73,6 +66,7 @@ export async function runWithXl(ctx: Context, xl: XlRun): Promise<XlResult> {
   const timings: XlResult['timings'] = { exitMs: 0 };
   let output = '';
   const child = spawn(program, ['create', '-c', configPath], { stdio: ['ignore', 'pipe', 'pipe'] });
+  if (child.pid !== undefined) ctx.reporter.emit({ type: 'vm-started', pid: child.pid, argv: [program, 'create', '-c', configPath], domain: name });
   const onOutput = (chunk: Buffer) => {
     timings.firstOutputMs ??= Date.now() - started;
     xl.console?.write(chunk);
@@ -122,38 +116,31 @@ export async function runWithXl(ctx: Context, xl: XlRun): Promise<XlResult> {
 }
 
 /**
- * `kiln launch` of a xen image on a dom0: the instance's runtime archive is appended to the
- * image's initrd (status on hvc0, power-off at the end) and xl boots it with a per-instance
- * xl.cfg. The caller has checked that this host is a dom0 and that the config can be carried.
+ * The xl engine: `kiln launch` of a xen image on a dom0. The instance's runtime archive is
+ * appended to the image's initrd (status on hvc0, power-off at the end) and xl boots it with a
+ * per-instance xl.cfg. The plan has checked that this host is a dom0 and that the config can
+ * be carried.
  */
-export async function launchWithXl(
-  ctx: Context,
-  image: LoadedImage,
-  config: RuntimeConfig,
-  request: Pick<LaunchRequest, 'console' | 'timeoutSeconds' | 'stopTimeoutSeconds' | 'stopSignal' | 'killSignal' | 'runDirParent'> & { memoryMiB: number; cpus: number },
-): Promise<LaunchResult> {
-  const { app } = image.manifest;
-  const records = runtimeConfRecords({ path: app.guestPath, args: app.args, env: app.env, ...(app.workdir ? { workdir: app.workdir } : {}) }, config, {
-    statusDevice: xenTarget.statusDevice,
-    exit: xenTarget.exit,
-  });
-  const runDir = await createRunDir(image, records, config, request.runDirParent);
-  try {
-    const result = await runWithXl(ctx, {
-      image,
-      config,
-      ramdiskPath: runDir.initrdPath,
-      runDir: runDir.dir,
-      memoryMiB: request.memoryMiB,
-      cpus: request.cpus,
-      stopTimeoutSeconds: request.stopTimeoutSeconds ?? 10,
-      ...(request.console ? { console: request.console } : {}),
-      ...(request.timeoutSeconds !== undefined ? { timeoutSeconds: request.timeoutSeconds } : {}),
-      ...(request.stopSignal ? { stopSignal: request.stopSignal } : {}),
-      ...(request.killSignal ? { killSignal: request.killSignal } : {}),
-    });
-    return { report: result.report, exitCode: exitCodeFor(result.report), timings: result.timings, consoleTail: result.consoleTail };
-  } finally {
-    await runDir.remove();
-  }
-}
+export const xlEngine: Engine = {
+  kind: 'xl',
+  async run(ctx: Context, plan: LaunchPlan, control: RunControl): Promise<EngineResult> {
+    const runDir = await createRunDir(plan.image, plan.records, plan.config, control.runDirParent);
+    try {
+      return await runWithXl(ctx, {
+        image: plan.image,
+        config: plan.config,
+        ramdiskPath: runDir.initrdPath,
+        runDir: runDir.dir,
+        memoryMiB: plan.memoryMiB,
+        cpus: plan.cpus,
+        stopTimeoutSeconds: control.stopTimeoutSeconds,
+        ...(control.console ? { console: control.console } : {}),
+        ...(control.timeoutSeconds !== undefined ? { timeoutSeconds: control.timeoutSeconds } : {}),
+        ...(control.stopSignal ? { stopSignal: control.stopSignal } : {}),
+        ...(control.killSignal ? { killSignal: control.killSignal } : {}),
+      });
+    } finally {
+      await runDir.remove();
+    }
+  },
+};

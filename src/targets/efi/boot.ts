@@ -5,8 +5,7 @@ import type { LoadedImage } from '../../image/manifest.js';
 import type { Target } from '../types.js';
 import { copyOvmfVars, OVMF } from './firmware.js';
 import type { UefiBoot } from './machine.js';
-import { buildUki } from './uki.js';
-import { ukiOsRelease } from '../artifacts.js';
+import { buildUki, ukiOsRelease } from './uki.js';
 
 export type FirmwareChoice = 'bios' | 'uefi';
 

@@ -1,7 +1,8 @@
 import { readFile, stat, writeFile, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, posix } from 'node:path';
 import { KilnError, ErrorCodes } from '../../errors.js';
+import type { ImageManifest } from '../../image/manifest.js';
 import { run } from '../../util/exec.js';
 import { placeSections, readPeLayout } from './pe.js';
 
@@ -54,4 +55,10 @@ export async function buildUki(input: UkiInput): Promise<void> {
   } finally {
     await rm(work, { recursive: true, force: true });
   }
+}
+
+/** The .osrel section: boot menus show PRETTY_NAME. */
+export function ukiOsRelease(manifest: Pick<ImageManifest, 'app' | 'kiln'>): string {
+  const app = posix.basename(manifest.app.guestPath).replace(/[^A-Za-z0-9._-]/g, '_');
+  return `ID=kiln\nNAME=kiln\nPRETTY_NAME="kiln ${app}"\nVERSION_ID=${manifest.kiln.version.replace(/[^A-Za-z0-9._-]/g, '_')}\n`;
 }

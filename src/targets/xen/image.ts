@@ -24,8 +24,11 @@ export interface XlOptions {
   domainIndex?: number;
 }
 
-/** The xl config for an image and one runtime config: a vif per interface (volumes are refused, see below). */
-export function xlConfigForImage(manifest: Pick<ImageManifest, 'kernel' | 'cmdline' | 'memory'>, config: RuntimeConfig, options: XlOptions): string {
+/**
+ * The xl config for an image and one runtime config: a vif per interface (volumes are refused,
+ * see below). Returns the domain's name beside the text, so nobody reads it back out of the file.
+ */
+export function xlConfigForImage(manifest: Pick<ImageManifest, 'kernel' | 'cmdline' | 'memory'>, config: RuntimeConfig, options: XlOptions): { name: string; text: string } {
   if ((config.volumes ?? []).length > 0) {
     // The shim finds a volume by its virtio-blk serial; xen-blkfront disks expose none.
     throw new KilnError(ErrorCodes.TARGET_CANNOT_CARRY, 'a xen image cannot carry volumes yet', {
@@ -33,8 +36,9 @@ export function xlConfigForImage(manifest: Pick<ImageManifest, 'kernel' | 'cmdli
       hint: 'drop the volumes, or bake for --target qemu or microvm',
     });
   }
-  return xlConfig({
-    name: xlDomainName(options.appName),
+  const name = xlDomainName(options.appName);
+  const text = xlConfig({
+    name,
     kernelFile: manifest.kernel.file,
     ramdiskFile: options.ramdiskFile,
     cmdline: manifest.cmdline,
@@ -43,4 +47,5 @@ export function xlConfigForImage(manifest: Pick<ImageManifest, 'kernel' | 'cmdli
     vifs: (config.network?.interfaces ?? []).map((_, index) => ({ bridge: options.bridge ?? XEN_DEFAULT_BRIDGE, mac: xenMac(options.domainIndex ?? 0, index) })),
     disks: [],
   });
+  return { name, text };
 }
