@@ -70,8 +70,10 @@ export const ErrorCodes = {
   /** kiln.lock no longer matches kiln.toml or the recipes (each drift listed); --frozen refuses to update it. */
   LOCK_DRIFT: 'KILN_LOCK_DRIFT',
   LOCK_INVALID: 'KILN_LOCK_INVALID',
-  /** A package index (directory or HTTP) is unreachable, malformed, or serves a recipe whose sha256 differs from its index. */
+  /** A package index (directory or HTTP) is malformed, or serves a recipe whose sha256 differs from its index. */
   INDEX_INVALID: 'KILN_INDEX_INVALID',
+  /** An HTTP package index cannot be reached (network, DNS, refused); a locked recipe already in the cache is used instead, with this as a warning. */
+  INDEX_UNREACHABLE: 'KILN_INDEX_UNREACHABLE',
   /** A source's bytes do not match the sha256 its recipe names (package builds, src/build). */
   SOURCE_HASH_MISMATCH: 'KILN_SOURCE_HASH_MISMATCH',
   /** A source could not be obtained (download or npm pack failed, path missing, member absent). */
@@ -129,6 +131,23 @@ export const ErrorCodes = {
   SIGNATURE_INVALID: 'KILN_SIGNATURE_INVALID',
   /** A signing policy file that cannot be read or breaks its schema. */
   POLICY_INVALID: 'KILN_POLICY_INVALID',
+  /** An unexpected failure inside kiln itself (a bug): the message carries the stack. */
+  INTERNAL: 'KILN_INTERNAL',
+
+  // Warnings: reported as `warning` events (the work goes on), never thrown. Same table, so a
+  // code is never reused between an error and a warning.
+  /** A writable volume made from a host directory is a copy: what the app writes there is discarded at the end. */
+  VOLUME_IS_A_COPY: 'KILN_VOLUME_IS_A_COPY',
+  /** --modules are for another kernel release than --kernel: the kernel will refuse to load them. */
+  MODULES_RELEASE_MISMATCH: 'KILN_MODULES_RELEASE_MISMATCH',
+  /** The app was built by the kiln wrappers for a tuple the image's architecture does not run. */
+  APP_OTHER_TUPLE: 'KILN_APP_OTHER_TUPLE',
+  /** Some tuples of the toolchain could not be installed (their reasons listed); the others were. */
+  TOOLCHAIN_PARTIAL: 'KILN_TOOLCHAIN_PARTIAL',
+  /** One advisory file could not be read; the others were used. */
+  ADVISORY_INVALID: 'KILN_ADVISORY_INVALID',
+  /** Advisories for ecosystems kiln does not audit were skipped (counted by ecosystem). */
+  ADVISORY_ECOSYSTEM_UNKNOWN: 'KILN_ADVISORY_ECOSYSTEM_UNKNOWN',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];

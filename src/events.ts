@@ -1,3 +1,5 @@
+import type { ErrorCode } from './errors.js';
+
 /**
  * Domain code never prints: it emits typed events to a Reporter, and only the CLI decides
  * how they look (plain lines, or NDJSON with --json). Library users pass their own Reporter.
@@ -5,7 +7,7 @@
 export type KilnEvent =
   | { type: 'step'; step: string; message: string }
   | { type: 'info'; message: string }
-  | { type: 'warning'; code: string; message: string; hint?: string }
+  | { type: 'warning'; code: ErrorCode; message: string; hint?: string }
   | { type: 'cache'; what: string; hit: boolean; key: string }
   | { type: 'download'; what: string; bytes?: number }
   | { type: 'accel'; accel: 'kvm' | 'tcg'; reason: string; cached: boolean }

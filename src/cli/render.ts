@@ -1,5 +1,5 @@
 import type { KilnEvent, Reporter } from '../events.js';
-import { isKilnError } from '../errors.js';
+import { ErrorCodes, isKilnError } from '../errors.js';
 import { describeExit } from '../launch/status.js';
 
 export type OutputMode = 'plain' | 'json' | 'quiet';
@@ -46,7 +46,7 @@ function plainLine(event: KilnEvent, mode: OutputMode): string | undefined {
 /** The CLI's single error boundary: a coded message, its details and a hint. */
 export function renderError(error: unknown, mode: OutputMode, stream: NodeJS.WritableStream = process.stderr): void {
   if (mode === 'json') {
-    const body = isKilnError(error) ? error.toJSON() : { code: 'KILN_INTERNAL', message: String((error as Error)?.message ?? error) };
+    const body = isKilnError(error) ? error.toJSON() : { code: ErrorCodes.INTERNAL, message: String((error as Error)?.message ?? error) };
     stream.write(JSON.stringify({ type: 'error', ...body }) + '\n');
     return;
   }

@@ -24,7 +24,7 @@ export async function localKernel(ctx: Context, path: string, modulesDirArg?: st
   if (modulesDir && basename(modulesDir) !== facts.release) {
     ctx.reporter.emit({
       type: 'warning',
-      code: 'KILN_MODULES_RELEASE_MISMATCH',
+      code: ErrorCodes.MODULES_RELEASE_MISMATCH,
       message: `modules in ${modulesDir} are for ${basename(modulesDir)}, but ${path} is ${facts.release}: the kernel will refuse them unless they match`,
     });
   }

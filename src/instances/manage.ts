@@ -22,6 +22,7 @@ import {
   readStatus,
   writeSpec,
   writeStatus,
+  InstanceRequestSchema,
   type InstanceSpec,
   type InstanceStatus,
   type RestartPolicy,
@@ -87,7 +88,7 @@ export async function createInstance(
     createdAt: now(),
     image,
     restart,
-    request: JSON.parse(JSON.stringify({ ...launchRequest, imageDir: image, ...(volumes.length ? { volumes } : {}) })) as Record<string, unknown>,
+    request: InstanceRequestSchema.parse(JSON.parse(JSON.stringify({ ...launchRequest, imageDir: image, ...(volumes.length ? { volumes } : {}) }))),
   };
   await withLock(lockPath(ctx, name), `instance ${name}`, async () => {
     await writeSpec(dir, spec);
@@ -208,7 +209,7 @@ export interface StopResult {
 export async function stopInstance(ctx: Context, name: string, options: { kill?: boolean; timeoutSeconds?: number } = {}): Promise<StopResult> {
   let info = await inspectInstance(ctx, name);
   if (!isActive(info.status)) return { name, stopped: false, forced: false, status: info.status };
-  const specTimeout = Number((info.spec.request as { stopTimeoutSeconds?: number }).stopTimeoutSeconds ?? 10);
+  const specTimeout = info.spec.request.stopTimeoutSeconds ?? 10;
   const timeout = options.timeoutSeconds ?? specTimeout;
   const supervisor = info.status.supervisor;
   let forced = options.kill === true;

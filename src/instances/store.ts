@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
+import type { RuntimeConfig } from '../config/runtime.js';
 import type { Context } from '../context.js';
 import { KilnError, ErrorCodes } from '../errors.js';
 import { writeFileAtomically } from '../util/fs.js';
@@ -25,6 +26,41 @@ export type RestartPolicy = z.infer<typeof RestartPolicySchema>;
 
 const ProcessRefSchema = z.object({ pid: z.number().int().positive(), start: z.number().int().min(0) }).strict();
 
+const HostForwardSchema = z.object({ protocol: z.enum(['tcp', 'udp']), hostAddress: z.string(), hostPort: z.number().int(), guestPort: z.number().int() }).strict();
+const TapRequestSchema = z
+  .object({ ifname: z.string(), address: z.string().optional(), gateway: z.string().optional(), dhcp: z.boolean().optional(), mtu: z.number().int().optional() })
+  .strict();
+const VolumeRequestSchema = z.object({ source: z.string(), target: z.string(), readOnly: z.boolean().optional() }).strict();
+
+/**
+ * The launch request an instance was created with (src/launch/types.ts, less its streams,
+ * signals and run-time paths), as stored in spec.json. The runtime config inside is checked
+ * again, in full, when the instance is launched.
+ */
+export const InstanceRequestSchema = z
+  .object({
+    imageDir: z.string(),
+    config: z.custom<Partial<RuntimeConfig>>((value) => typeof value === 'object' && value !== null && !Array.isArray(value), 'must be a runtime config object').optional(),
+    args: z.array(z.string()).optional(),
+    env: z.record(z.string(), z.string()).optional(),
+    hostname: z.string().optional(),
+    memoryMiB: z.number().int().optional(),
+    cpus: z.number().int().optional(),
+    accel: z.enum(['auto', 'kvm', 'tcg']).optional(),
+    firmware: z.enum(['bios', 'uefi']).optional(),
+    network: z.enum(['user', 'none']).optional(),
+    ports: z.array(HostForwardSchema).optional(),
+    taps: z.array(TapRequestSchema).optional(),
+    dns: z.array(z.string()).optional(),
+    volumes: z.array(VolumeRequestSchema).optional(),
+    timeoutSeconds: z.number().optional(),
+    stopTimeoutSeconds: z.number().optional(),
+    verbose: z.boolean().optional(),
+    gdb: z.object({ address: z.string(), port: z.number().int() }).strict().optional(),
+  })
+  .strict();
+export type InstanceRequest = z.infer<typeof InstanceRequestSchema>;
+
 export const InstanceSpecSchema = z
   .object({
     version: z.literal(1),
@@ -33,7 +69,7 @@ export const InstanceSpecSchema = z
     image: z.string(),
     restart: RestartPolicySchema,
     /** The launch request (JSON-safe part: no streams or signals) as the user's command made it. */
-    request: z.record(z.string(), z.unknown()),
+    request: InstanceRequestSchema,
   })
   .strict();
 export type InstanceSpec = z.infer<typeof InstanceSpecSchema>;

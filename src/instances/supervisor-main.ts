@@ -1,3 +1,4 @@
+import { ErrorCodes } from '../errors.js';
 import { createContext } from '../context.js';
 import { now, readStatus, writeStatus } from './store.js';
 import { supervise } from './supervisor.js';
@@ -23,7 +24,7 @@ supervise(ctx, dir).then(
       await writeStatus(dir, {
         ...status,
         state: 'failed',
-        error: { code: 'KILN_INTERNAL', message: `the supervisor failed: ${(error as Error)?.message ?? String(error)}` },
+        error: { code: ErrorCodes.INTERNAL, message: `the supervisor failed: ${(error as Error)?.message ?? String(error)}` },
         finishedAt: now(),
         updatedAt: now(),
       });

@@ -1,9 +1,9 @@
 import { appendFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createContext, type Context } from '../context.js';
-import { isKilnError } from '../errors.js';
+import { ErrorCodes, isKilnError } from '../errors.js';
 import type { KilnEvent } from '../events.js';
-import { launch, type LaunchRequest } from '../launch/launch.js';
+import { launch } from '../launch/launch.js';
 import { refOf, selfRef } from './proc.js';
 import { consolePath, now, readSpec, readStatus, writeStatus, type InstanceStatus } from './store.js';
 
@@ -62,10 +62,9 @@ export async function supervise(ctx: Context, dir: string): Promise<void> {
   await update({ supervisor: selfRef(), restarts: status.restarts ?? 0 });
 
   for (;;) {
-    const request = spec.request as unknown as Omit<LaunchRequest, 'console'>;
     try {
       const result = await launch(runCtx, {
-        ...request,
+        ...spec.request,
         consoleLogPath: consolePath(dir),
         runDirParent: dir,
         volumeImageDir: join(dir, 'volumes'),
@@ -86,7 +85,7 @@ export async function supervise(ctx: Context, dir: string): Promise<void> {
     } catch (error) {
       const body = isKilnError(error)
         ? { code: error.code, message: error.message, ...(error.hint ? { hint: error.hint } : {}), details: error.details }
-        : { code: 'KILN_INTERNAL', message: String((error as Error)?.stack ?? error) };
+        : { code: ErrorCodes.INTERNAL, message: String((error as Error)?.stack ?? error) };
       await update({ state: 'failed', error: body, finishedAt: now() });
       break; // a launch that fails before the VM runs would fail again: no restart
     }

@@ -138,8 +138,8 @@ export async function lockDrift(set: SourceSet, project: LoadedProject, lock: Lo
     } catch (error) {
       if (!isKilnError(error)) throw error;
       // An HTTP index that cannot be reached is not drift when the locked recipe is in the cache.
-      if (source instanceof HttpSource && /cannot reach/.test(error.message) && (await source.cachedRecipe(locked.name, locked.version, locked.recipeSha256))) {
-        reporter?.emit({ type: 'warning', code: 'KILN_INDEX_INVALID', message: `${error.message}; using the cached recipe of ${locked.name} ${locked.version} as locked`, hint: 'changes on that index are not seen until it can be reached' });
+      if (source instanceof HttpSource && error.code === ErrorCodes.INDEX_UNREACHABLE && (await source.cachedRecipe(locked.name, locked.version, locked.recipeSha256))) {
+        reporter?.emit({ type: 'warning', code: ErrorCodes.INDEX_UNREACHABLE, message: `${error.message}; using the cached recipe of ${locked.name} ${locked.version} as locked`, hint: 'changes on that index are not seen until it can be reached' });
         continue;
       }
       drifts.push(`${locked.name} ${locked.version}: no longer available from ${locked.source} (${error.message})`);

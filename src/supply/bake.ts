@@ -59,9 +59,9 @@ export function enforceAudit(report: AuditReport, severity: Severity): void {
 
 /** Malformed advisory files and unknown ecosystems are never dropped silently. */
 export function warnAboutDatabase(ctx: Context, report: AuditReport): void {
-  for (const problem of report.problems) ctx.reporter.emit({ type: 'warning', code: 'KILN_ADVISORY_INVALID', message: `${problem.file}: ${problem.message}` });
+  for (const problem of report.problems) ctx.reporter.emit({ type: 'warning', code: ErrorCodes.ADVISORY_INVALID, message: `${problem.file}: ${problem.message}` });
   const unknown = Object.entries(report.unknownEcosystems);
   if (unknown.length > 0) {
-    ctx.reporter.emit({ type: 'warning', code: 'KILN_ADVISORY_ECOSYSTEM_UNKNOWN', message: `advisories for ecosystems kiln does not audit: ${unknown.map(([name, count]) => `${name} (${count})`).join(', ')}` });
+    ctx.reporter.emit({ type: 'warning', code: ErrorCodes.ADVISORY_ECOSYSTEM_UNKNOWN, message: `advisories for ecosystems kiln does not audit: ${unknown.map(([name, count]) => `${name} (${count})`).join(', ')}` });
   }
 }

@@ -1,3 +1,5 @@
+import { ErrorCodes } from '../errors.js';
+import type { KilnEvent } from '../events.js';
 import { parseElfFile, type ElfInfo } from '../rootfs/elf.js';
 
 /**
@@ -68,7 +70,7 @@ export function readProvenance(path: string): Provenance | undefined {
 export interface AppProvenanceCheck {
   provenance?: Provenance;
   /** Set when the app was built by kiln wrappers for a tuple this image cannot run. */
-  warning?: { type: 'warning'; code: string; message: string; hint?: string };
+  warning?: Extract<KilnEvent, { type: 'warning' }>;
 }
 
 /**
@@ -84,7 +86,7 @@ export function checkAppProvenance(info: ElfInfo, arch: string, appName: string,
     provenance,
     warning: {
       type: 'warning',
-      code: 'KILN_APP_OTHER_TUPLE',
+      code: ErrorCodes.APP_OTHER_TUPLE,
       message: `${appName} was built for ${provenance.tuple} (by ${provenance.compiler}), but this image runs ${arch} tuples: ${knownTuples.join(', ')}`,
       hint: `rebuild it with ${knownTuples[0] ?? 'a kiln toolchain'}-gcc`,
     },

@@ -211,5 +211,5 @@ test('a locked project whose HTTP index is down still passes --frozen from the c
   await new Promise<void>((resolve) => http.server.close(() => resolve()));
   const frozen = await kiln(['lock', '--frozen'], project);
   assert.equal(frozen.code, 0, frozen.stderr);
-  assert.match(frozen.stderr, /warning KILN_INDEX_INVALID: cannot reach .*using the cached recipe of webby 0\.4\.0/);
+  assert.match(frozen.stderr, /warning KILN_INDEX_UNREACHABLE: cannot reach .*using the cached recipe of webby 0\.4\.0/);
 });

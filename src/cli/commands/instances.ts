@@ -34,7 +34,7 @@ export async function psCommand(ctx: Context, options: { all?: boolean }, mode: 
 }
 
 function summary(info: InstanceInfo) {
-  const request = info.spec.request as { ports?: { hostAddress: string; hostPort: number; guestPort: number; protocol: string }[] };
+  const request = info.spec.request;
   const ports = (request.ports ?? []).map((p) => `${p.hostAddress}:${p.hostPort}->${p.guestPort}/${p.protocol}`).join(', ');
   const { status } = info;
   const description =
@@ -86,7 +86,7 @@ async function forEachInstance(ctx: Context, names: string[], action: (name: str
       process.stdout.write(`${name}\n`);
     } catch (error) {
       if (names.length === 1) throw error;
-      ctx.reporter.emit({ type: 'warning', code: (error as KilnError).code ?? 'KILN_INTERNAL', message: `${name}: ${(error as Error).message}` });
+      ctx.reporter.emit({ type: 'warning', code: (error as KilnError).code ?? ErrorCodes.INTERNAL, message: `${name}: ${(error as Error).message}` });
       failures++;
     }
   }

@@ -68,14 +68,14 @@ export async function toolchainInstallCommand(ctx: Context, options: RawToolchai
   const compiler = `${toolchain.compiler.kind} ${toolchain.compiler.version}${toolchain.clang && toolchain.compiler.kind !== 'clang' ? `, clang ${toolchain.clang.version}` : ''}`;
   process.stdout.write(`wrappers in ${toolchain.binDir} over ${compiler}\n`);
   for (const t of toolchain.tuples) process.stdout.write(`  ${t.tuple}: ${t.wrappers.length} wrappers, sysroot ${t.sysroot}\n`);
-  for (const reason of toolchain.skipped) ctx.reporter.emit({ type: 'warning', code: 'KILN_TOOLCHAIN_PARTIAL', message: reason });
+  for (const reason of toolchain.skipped) ctx.reporter.emit({ type: 'warning', code: ErrorCodes.TOOLCHAIN_PARTIAL, message: reason });
   process.stdout.write(`verdicts:\n${(await tryOnce(ctx, toolchain)).join('\n')}\n`);
   return 0;
 }
 
 export async function toolchainEnvCommand(ctx: Context, options: RawToolchainOptions): Promise<number> {
   const toolchain = await install(ctx, options);
-  for (const reason of toolchain.skipped) ctx.reporter.emit({ type: 'warning', code: 'KILN_TOOLCHAIN_PARTIAL', message: reason });
+  for (const reason of toolchain.skipped) ctx.reporter.emit({ type: 'warning', code: ErrorCodes.TOOLCHAIN_PARTIAL, message: reason });
   await tryOnce(ctx, toolchain);
   process.stdout.write(shellEnvLines(toolchain.binDir, toolchain.configSite).join('\n') + '\n');
   return 0;

@@ -27,7 +27,7 @@ export const qemuEngine: Engine = {
         if (drive.kind === 'copy' && !drive.readOnly && control.volumeImageDir === undefined) {
           ctx.reporter.emit({
             type: 'warning',
-            code: 'KILN_VOLUME_IS_A_COPY',
+            code: ErrorCodes.VOLUME_IS_A_COPY,
             message: `volume ${drive.target} is a copy of the host directory; what the app writes there is discarded when the VM ends`,
             hint: 'use an image file (-v FILE.img:PATH) or a detached instance (-d) to keep writes',
           });

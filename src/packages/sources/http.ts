@@ -46,7 +46,7 @@ export class HttpSource implements PackageSource {
     try {
       response = await fetch(url, this.signal ? { signal: this.signal } : {});
     } catch (error) {
-      throw new KilnError(ErrorCodes.INDEX_INVALID, `cannot reach ${url}`, { cause: error, hint: 'check the url in [[indexes]] and the network' });
+      throw new KilnError(ErrorCodes.INDEX_UNREACHABLE, `cannot reach ${url}`, { cause: error, hint: 'check the url in [[indexes]] and the network' });
     }
     if (!response.ok) throw new KilnError(ErrorCodes.INDEX_INVALID, `${url} answered HTTP ${response.status}`, { hint: 'check the url in [[indexes]]' });
     return Buffer.from(await response.arrayBuffer());
