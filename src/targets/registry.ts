@@ -2,16 +2,16 @@ import { KilnError, ErrorCodes } from '../errors.js';
 import { DEBUG_EXIT_PORT, pcMachineOptions } from './qemu/machine.js';
 import type { QemuOption } from './qemu/options.js';
 import { microvmMachineOptions } from './microvm/machine.js';
-import { microvmTarget } from './microvm/target.js';
-import { xenTarget } from './xen/target.js';
+import { microvmTarget } from './microvm/driver.js';
+import { xenTarget } from './xen/driver.js';
 import { xenHostTarget } from './xen-host/target.js';
 import { xenHostMachineOptions } from './xen-host/machine.js';
-import { diskTarget, efiTarget } from './efi/target.js';
+import { diskTarget, efiTarget } from './efi/driver.js';
 import { uefiMachineOptions } from './efi/machine.js';
 import { HostProbe, type PlatformProbe } from './probe.js';
 import type { MachineRequest, QemuTarget, Target, TargetName } from './types.js';
 import { ARCHS, DEFAULT_ARCH, getArch, type Arch } from './arch.js';
-import { virtTarget } from './virt/target.js';
+import { virtTarget } from './virt/driver.js';
 import { virtMachineOptions } from './virt/machine.js';
 
 /** The `qemu` target: a classic `pc` machine with virtio-pci devices, booted with -kernel. */

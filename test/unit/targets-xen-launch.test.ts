@@ -7,7 +7,7 @@ import { createContext } from '../../src/context.js';
 import type { LoadedImage } from '../../src/image/manifest.js';
 import { xenDefaultConfig } from '../../src/targets/xen/image.js';
 import { runWithXl } from '../../src/launch/engines/xl.js';
-import { xenTarget } from '../../src/targets/xen/target.js';
+import { xenTarget } from '../../src/targets/xen/driver.js';
 
 /**
  * The dom0 path of `kiln launch IMAGE.xen`, against a stand-in `xl` (there is no Xen here): a

@@ -4,7 +4,7 @@ import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { xenDefaultConfig, xlConfigForImage } from '../../src/targets/xen/image.js';
 import { xenMac, xlConfig, xlDomainName } from '../../src/targets/xen/xl.js';
-import { xenTarget } from '../../src/targets/xen/target.js';
+import { xenTarget } from '../../src/targets/xen/driver.js';
 
 const golden = (name: string) => readFile(fileURLToPath(new URL(`../../../test/golden/${name}`, import.meta.url)), 'utf8');
 const manifest = { kernel: { file: 'kernel' }, cmdline: xenTarget.cmdline.join(' '), memory: { minimumMiB: 77, defaultMiB: 144 } } as const;

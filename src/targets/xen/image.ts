@@ -1,7 +1,7 @@
 import type { RuntimeConfig } from '../../config/runtime.js';
 import { KilnError, ErrorCodes } from '../../errors.js';
 import type { ImageManifest } from '../../image/manifest.js';
-import { XEN_DEFAULT_BRIDGE } from './target.js';
+import { XEN_DEFAULT_BRIDGE } from './driver.js';
 import { xenMac, xlConfig, xlDomainName } from './xl.js';
 
 /**
