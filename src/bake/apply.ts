@@ -6,7 +6,7 @@ import { KilnError, ErrorCodes } from '../errors.js';
 import { loadImage, MANIFEST_FILE, type ImageManifest } from '../image/manifest.js';
 import { writeCpio } from '../rootfs/cpio.js';
 import { canonicalJson, publishDirectory, sha256, sha256File, writeFileAtomically } from '../util/fs.js';
-import { writeTargetArtifacts } from '../targets/artifacts.js';
+import { driverFor } from '../targets/registry.js';
 import type { BakePlan } from './types.js';
 import { imageSbom } from '../supply/sbom.js';
 
@@ -43,7 +43,8 @@ export async function applyBake(ctx: Context, plan: BakePlan, outputDir?: string
       await writeFileAtomically(join(tmp, MANIFEST_FILE), canonicalJson(manifest));
       // Files for other tools (xl.cfg, firecracker.json, kiln.efi, disk.raw), per the target; the
       // manifest lists them with their sha256 like every other file of the image.
-      const artifacts = await writeTargetArtifacts(tmp, manifest, plan.signing);
+      const { artifacts } = plan.target;
+      await driverFor(plan.target).writeArtifacts(tmp, manifest, plan.signing);
       if (artifacts.length > 0) {
         const listed = await Promise.all(artifacts.map(async (file) => ({ file, sha256: await sha256File(join(tmp, file)), size: (await stat(join(tmp, file))).size })));
         await writeFileAtomically(join(tmp, MANIFEST_FILE), canonicalJson({ ...manifest, artifacts: listed }));

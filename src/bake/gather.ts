@@ -99,8 +99,8 @@ export async function gatherBakeInputs(ctx: Context, request: BakeRequest): Prom
   if (provenance.warning) ctx.reporter.emit(provenance.warning);
 
   // Checked before the slow steps: a data partition the target cannot have is a usage error.
-  const dataPartition = planDataPartition(request.target, request.dataPartition);
-  const signing = await planSigning(request.target, request.signing);
+  const dataPartition = planDataPartition(target, request.dataPartition);
+  const signing = await planSigning(target, request.signing);
   ctx.reporter.emit({ type: 'step', step: 'kernel', message: 'resolving kernel components' });
   const kernel = await obtainKernel(ctx, {
     arch: arch.dpkgArch,

@@ -98,6 +98,7 @@ export function planBake(inputs: BakeInputs, formats: { supply: number } = { sup
   // The manifest lists every input by content, so its hash is the image's identity.
   return {
     key: sha256(canonicalJson(manifest)),
+    target: inputs.target,
     entries,
     manifest,
     kernelHostPath,

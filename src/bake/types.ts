@@ -51,6 +51,8 @@ export interface BakeInputs {
 export interface BakePlan {
   /** sha256 over everything that determines the output: the image cache key. */
   key: string;
+  /** The target the image is for (its driver writes the target's artifacts). */
+  target: Target;
   entries: CpioEntry[];
   /** The manifest without the initrd facts, which are known once the archive is written. */
   manifest: Omit<ImageManifest, 'initrd'>;

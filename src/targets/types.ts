@@ -1,11 +1,15 @@
+import type { ImageManifest } from '../image/manifest.js';
 import type { ExitMethod } from '../init/contract.js';
 import type { Arch } from './arch.js';
-import type { UefiBoot } from './efi/machine.js';
-import type { HostForward } from './qemu/options.js';
+import type { HostForward, QemuOption } from './qemu/options.js';
 import type { HypervisorSpec } from '../components/hypervisor.js';
 
 /**
  * Vocabulary.
+ * - driver: one folder under src/targets per target (qemu, virt, microvm, xen, efi, disk), each
+ *   exporting one TargetDriver: the target (what it is), its QEMU machine options, the files
+ *   its images carry for other tools. src/targets/registry.ts lists the drivers; nothing else
+ *   switches on target names, so adding a target is adding a folder and one line there.
  * - target: what `bake --target` selects. It fixes the kernel components an image carries, the
  *   form its kernel takes, the console, how the runtime config reaches the guest and how the
  *   shim reports the app's exit status. A target is a typed value (one variant per name in the
@@ -58,6 +62,7 @@ interface TargetCommon {
   cmdline: readonly string[];
   /** The guest device the console is on (as the kernel names it). */
   console: string;
+  /** How the runtime config reaches the guest (shown by `kiln targets --json`). */
   configDelivery: ConfigDelivery;
   /** Where the shim writes its KILN-START/KILN-EXIT lines; the console when it is the same device. */
   statusDevice: string;
@@ -68,7 +73,10 @@ interface TargetCommon {
   networks: readonly NetworkKind[];
   /** Platforms that run this target's images, the one `kiln launch` uses first. */
   platforms: readonly Platform[];
-  /** Extra files bake writes into the image directory for other tools (relative names). */
+  /**
+   * Extra files bake writes into the image directory for other tools (relative names, in the
+   * order image.json lists them): the driver's writeArtifacts writes exactly these.
+   */
   artifacts: readonly string[];
 }
 
@@ -113,6 +121,36 @@ export interface DiskTarget extends TargetCommon {
 }
 
 export type Target = QemuTarget | VirtTarget | MicrovmTarget | XenTarget | XenHostTarget | EfiTarget | DiskTarget;
+
+/** What a UEFI boot adds to a machine request: firmware and the EFI system partition to boot from. */
+export interface UefiBoot {
+  codePath: string;
+  varsPath: string;
+  /** A directory laid out as an ESP (EFI/BOOT/BOOTX64.EFI), shown to the firmware as a FAT disk. */
+  espDir?: string;
+  /** Or a whole disk image (GPT with an ESP). */
+  diskPath?: string;
+  /** Attach diskPath read-write (a disk whose data partition the guest writes); default read-only. */
+  diskWritable?: boolean;
+}
+
+/** A Secure Boot key and certificate (PEM files) to sign a UKI with (src/targets/efi/sign.ts). */
+export interface SigningRequest {
+  keyPath: string;
+  certPath: string;
+}
+
+/** One target's behaviour, in its own folder: what it is, how QEMU boots it, what bake writes for other tools. */
+export interface TargetDriver<T extends Target = Target> {
+  readonly target: T;
+  /**
+   * The QEMU options that boot an image of this target (pure, golden-tested). A target QEMU
+   * cannot run (xen), or not in the asked way, refuses with the reason.
+   */
+  machineOptions(request: MachineRequest): QemuOption[];
+  /** Writes `target.artifacts` into a baking image directory (a pure function of the manifest, so the image key still names all bytes). */
+  writeArtifacts(dir: string, manifest: ImageManifest, signing?: SigningRequest): Promise<void>;
+}
 
 /** What a launch asks of a platform: resolved, validated values only. */
 export interface MachineRequest {

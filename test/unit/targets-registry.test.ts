@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { getTarget, listTargets, probeTargets, qemuMachineOptions, xenTarget, microvmTarget, qemuTarget, efiTarget, diskTarget } from '../../src/targets/registry.js';
+import { driverFor, getTarget, listTargets, probeTargets, qemuMachineOptions, xenTarget, microvmTarget, qemuTarget, efiTarget, diskTarget } from '../../src/targets/registry.js';
 import { firmwareFor } from '../../src/targets/efi/boot.js';
 import { assertTargetCarries } from '../../src/targets/carry.js';
 import { parseTscKhz } from '../../src/targets/host.js';
@@ -9,6 +9,7 @@ import { HostProbe } from '../../src/targets/probe.js';
 import { planLaunch } from '../../src/launch/plan.js';
 import { COMPONENT_SETS } from '../../src/components/sets.js';
 import type { MachineRequest } from '../../src/targets/types.js';
+import { toArgv } from '../../src/targets/qemu/options.js';
 
 test('every target is a complete typed value whose component sets exist', () => {
   const names = listTargets().map((target) => target.name);
@@ -92,4 +93,29 @@ test('the host TSC frequency is read from cpuinfo only when the TSC is constant'
   assert.equal(parseTscKhz('flags\t\t: fpu tsc constant_tsc nonstop_tsc\ncpu MHz\t\t: 2095.998\n'), 2095998);
   assert.equal(parseTscKhz('flags\t\t: fpu tsc\ncpu MHz\t\t: 2095.998\n'), undefined);
   assert.equal(parseTscKhz(''), undefined);
+});
+
+test('each target is one folder with one driver, and the registry lists every one of them', async () => {
+  const { readdir } = await import('node:fs/promises');
+  const root = new URL('../../../src/targets/', import.meta.url);
+  const folders = (await readdir(root, { withFileTypes: true })).filter((entry) => entry.isDirectory()).map((entry) => entry.name);
+  const withDriver = (await Promise.all(folders.map(async (name) => ((await readdir(new URL(`${name}/`, root))).includes('driver.ts') ? name : undefined)))).filter(Boolean);
+  const all = [...listTargets('x86_64'), ...listTargets('aarch64')];
+  assert.equal(withDriver.length, all.length, `driver folders ${withDriver.join(', ')}`);
+  const request: MachineRequest = { kernelPath: 'k', initrdPath: 'i', cmdline: '', memoryMiB: 128, cpus: 1, accel: 'tcg', network: { kind: 'none' }, statusPath: 's', qmpSocketPath: 'q' };
+  const uefi = { codePath: '/c', varsPath: '/v', espDir: '/e' };
+  for (const target of all) {
+    const driver = driverFor(target);
+    assert.equal(driver.target, target);
+    // Each driver either boots under QEMU (with or without firmware) or refuses with a code.
+    const boots = [request, { ...request, uefi }].map((each) => {
+      try {
+        return toArgv(driver.machineOptions(each)).length > 0;
+      } catch (error) {
+        assert.ok((error as { code?: string }).code?.startsWith('KILN_'), `${target.name}: ${String(error)}`);
+        return false;
+      }
+    });
+    assert.equal(boots.some(Boolean), target.platforms[0]!.kind === 'qemu', `${target.name}/${target.arch}`);
+  }
 });

@@ -2,9 +2,8 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { KilnError, ErrorCodes } from '../../errors.js';
 import type { LoadedImage } from '../../image/manifest.js';
-import type { Target } from '../types.js';
+import type { Target, UefiBoot } from '../types.js';
 import { copyOvmfVars, OVMF } from './firmware.js';
-import type { UefiBoot } from './machine.js';
 import { buildUki, ukiOsRelease } from './uki.js';
 
 export type FirmwareChoice = 'bios' | 'uefi';

@@ -1,18 +1,8 @@
 import { pcMachineOptions } from '../qemu/machine.js';
 import type { QemuOption } from '../qemu/options.js';
-import type { MachineRequest } from '../types.js';
+import type { MachineRequest, UefiBoot } from '../types.js';
 
-/** What a UEFI boot adds to a machine request: firmware and the EFI system partition to boot from. */
-export interface UefiBoot {
-  codePath: string;
-  varsPath: string;
-  /** A directory laid out as an ESP (EFI/BOOT/BOOTX64.EFI), shown to the firmware as a FAT disk. */
-  espDir?: string;
-  /** Or a whole disk image (GPT with an ESP). */
-  diskPath?: string;
-  /** Attach diskPath read-write (a disk whose data partition the guest writes); default read-only. */
-  diskWritable?: boolean;
-}
+export type { UefiBoot } from '../types.js';
 
 /**
  * QEMU options for a UEFI boot on `pc`: the same machine and devices as the `qemu` target,

@@ -3,7 +3,9 @@ import { resolve } from 'node:path';
 import { KilnError, ErrorCodes } from '../../errors.js';
 import { sha256 } from '../../util/fs.js';
 import { requireProgram, run } from '../../util/exec.js';
-import type { Target } from '../types.js';
+import type { SigningRequest, Target } from '../types.js';
+
+export type { SigningRequest } from '../types.js';
 
 /**
  * Secure Boot signing of the UKI an efi/disk image carries for other firmware (kiln.efi and the
@@ -11,11 +13,6 @@ import type { Target } from '../types.js';
  * certificate (or one above it) is in its `db`; the key never enters the image or its
  * manifest, which records the certificate's sha256 so a different signer is a different image.
  */
-export interface SigningRequest {
-  keyPath: string;
-  certPath: string;
-}
-
 export interface Signing extends SigningRequest {
   /** sha256 of the certificate file (PEM), recorded in the manifest. */
   certSha256: string;

@@ -1,5 +1,11 @@
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { canonicalJson } from '../../util/fs.js';
 import { DEBUG_EXIT_PORT } from '../qemu/machine.js';
-import type { MicrovmTarget } from '../types.js';
+import { runtimeArchive, writeInitrdWithConfig } from '../runtime-archive.js';
+import type { MicrovmTarget, TargetDriver } from '../types.js';
+import { FIRECRACKER_DEFAULT_CONFIG, FIRECRACKER_NET, firecrackerConfig } from './firecracker.js';
+import { microvmMachineOptions } from './machine.js';
 
 /**
  * The `microvm` target: no PCI, no firmware tables beyond ACPI, virtio over MMIO, the
@@ -33,3 +39,25 @@ export const FIRECRACKER_PLUMBING = {
   exit: { kind: 'poweroff' },
   extraCmdline: ['reboot=k'],
 } as const;
+
+/**
+ * QEMU runs it as `-M microvm`; for Firecracker bake writes firecracker.json and an initrd with
+ * a default runtime config (Firecracker reads its config from a file, and has no second port).
+ */
+export const microvmDriver: TargetDriver<MicrovmTarget> = {
+  target: microvmTarget,
+  machineOptions: microvmMachineOptions,
+  async writeArtifacts(dir, manifest) {
+    const [configFile, initrdFile] = microvmTarget.artifacts as [string, string];
+    await writeInitrdWithConfig(join(dir, manifest.initrd.file), join(dir, initrdFile), runtimeArchive(manifest, FIRECRACKER_PLUMBING, FIRECRACKER_DEFAULT_CONFIG));
+    const config = firecrackerConfig({
+      kernelFile: manifest.kernel.file,
+      initrdFile,
+      bootArgs: [manifest.cmdline, ...FIRECRACKER_PLUMBING.extraCmdline].join(' '),
+      memoryMiB: manifest.memory.defaultMiB,
+      cpus: 1,
+      taps: [{ hostDevName: FIRECRACKER_NET.tap, guestMac: FIRECRACKER_NET.guestMac }],
+    });
+    await writeFile(join(dir, configFile), canonicalJson(config));
+  },
+};

@@ -1,4 +1,6 @@
-import type { VirtTarget } from '../types.js';
+import { KilnError, ErrorCodes } from '../../errors.js';
+import type { TargetDriver, VirtTarget } from '../types.js';
+import { virtMachineOptions } from './machine.js';
 
 /**
  * The `qemu` target for aarch64: QEMU's `virt` board, booted with -kernel from Debian's arm64
@@ -32,4 +34,13 @@ export const virtTarget: VirtTarget = {
   networks: ['user', 'tap'],
   platforms: [{ kind: 'qemu', machine: 'virt', arch: 'aarch64' }],
   artifacts: [],
+};
+
+export const virtDriver: TargetDriver<VirtTarget> = {
+  target: virtTarget,
+  machineOptions: (request) => {
+    if (request.uefi) throw new KilnError(ErrorCodes.USAGE, 'aarch64 images boot their kernel directly; kiln has no arm64 UEFI boot yet', { hint: 'drop --firmware uefi' });
+    return virtMachineOptions(request);
+  },
+  writeArtifacts: async () => {},
 };

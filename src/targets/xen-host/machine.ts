@@ -2,7 +2,9 @@ import { DEBUG_EXIT_PORT } from '../qemu/machine.js';
 import type { MachineRequest } from '../types.js';
 import type { QemuOption } from '../qemu/options.js';
 import { bootCoreOptions, peripheralOptions } from '../qemu/peripherals.js';
-import { XEN_HOST_GUEST_MIB } from './target.js';
+
+/** Memory the machine has beyond dom0's (`-m`): room for the guests dom0 starts. */
+export const XEN_HOST_GUEST_MIB = 1024;
 
 /**
  * The CPU under TCG. Xen needs SVM with nested paging (npt) to run HVM and PVH guests at all

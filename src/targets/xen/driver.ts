@@ -1,4 +1,9 @@
-import type { XenTarget } from '../types.js';
+import { writeFile } from 'node:fs/promises';
+import { join, posix } from 'node:path';
+import { KilnError, ErrorCodes } from '../../errors.js';
+import { runtimeArchive, writeInitrdWithConfig } from '../runtime-archive.js';
+import type { TargetDriver, XenTarget } from '../types.js';
+import { xenDefaultConfig, xlConfigForImage } from './image.js';
 
 /**
  * The `xen` target: a PVH domU. The kernel is the uncompressed vmlinux (PVH entry note), the
@@ -24,5 +29,21 @@ export const xenTarget: XenTarget = {
   artifacts: ['xl.cfg', 'xen-initrd.cpio'],
 };
 
-/** The bridge in dom0 the default xl.cfg attaches interfaces to (Debian's usual name). */
-export const XEN_DEFAULT_BRIDGE = 'xenbr0';
+/**
+ * QEMU cannot run it: Xen's xl does (src/launch/engines/xl.ts on a dom0). Bake writes xl.cfg
+ * (paths relative to the image directory) and a ramdisk with a default runtime config.
+ */
+export const xenDriver: TargetDriver<XenTarget> = {
+  target: xenTarget,
+  machineOptions: () => {
+    throw new KilnError(ErrorCodes.TARGET_UNAVAILABLE, 'a xen image runs under Xen (xl create), not QEMU', {
+      hint: 'on a Xen dom0 run `xl create xl.cfg` in the image directory, or bake with --target qemu or microvm to run it here',
+    });
+  },
+  async writeArtifacts(dir, manifest) {
+    const [configFile, initrdFile] = xenTarget.artifacts as [string, string];
+    const config = xenDefaultConfig();
+    await writeInitrdWithConfig(join(dir, manifest.initrd.file), join(dir, initrdFile), runtimeArchive(manifest, xenTarget, config));
+    await writeFile(join(dir, configFile), xlConfigForImage(manifest, config, { ramdiskFile: initrdFile, appName: posix.basename(manifest.app.guestPath) }).text);
+  },
+};

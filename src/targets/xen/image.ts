@@ -1,7 +1,6 @@
 import type { RuntimeConfig } from '../../config/runtime.js';
 import { KilnError, ErrorCodes } from '../../errors.js';
 import type { ImageManifest } from '../../image/manifest.js';
-import { XEN_DEFAULT_BRIDGE } from './driver.js';
 import { xenMac, xlConfig, xlDomainName } from './xl.js';
 
 /**
@@ -13,6 +12,9 @@ import { xenMac, xlConfig, xlDomainName } from './xl.js';
 export function xenDefaultConfig(): RuntimeConfig {
   return { version: 1, network: { interfaces: [{ name: 'eth0', dhcp: true, optional: true }], dns: [] } };
 }
+
+/** The bridge in dom0 the default xl.cfg attaches interfaces to (Debian's usual name). */
+export const XEN_DEFAULT_BRIDGE = 'xenbr0';
 
 export interface XlOptions {
   ramdiskFile: string;

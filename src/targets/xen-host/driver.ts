@@ -1,5 +1,6 @@
 import { DEBUG_EXIT_PORT } from '../qemu/machine.js';
-import type { XenHostTarget } from '../types.js';
+import type { TargetDriver, XenHostTarget } from '../types.js';
+import { xenHostMachineOptions } from './machine.js';
 
 /**
  * The `xen-host` target: a whole Xen machine. QEMU boots Debian's Xen hypervisor
@@ -32,5 +33,9 @@ export const xenHostTarget: XenHostTarget = {
   artifacts: [],
 };
 
-/** Memory the machine has beyond dom0's (`-m`): room for the guests dom0 starts. */
-export const XEN_HOST_GUEST_MIB = 1024;
+/** QEMU boots the hypervisor with the image as dom0 (machine.ts); bake writes nothing for other tools. */
+export const xenHostDriver: TargetDriver<XenHostTarget> = {
+  target: xenHostTarget,
+  machineOptions: xenHostMachineOptions,
+  writeArtifacts: async () => {},
+};
