@@ -108,7 +108,7 @@ export {
   type Provenance,
 } from './toolchain/index.js';
 export { verifyToolchain, verdictError, type Verdict, type VerdictStep } from './toolchain/verify.js';
-export { bootCheck } from './toolchain/boot-check.js';
+export { bootCheck } from './launch/boot-check.js';
 export { buildShim } from './init/build.js';
 export { obtainKernel, loadModuleIndex, resolveModuleClosure, COMPONENT_SETS } from './components/index.js';
 export { parseElf, parseElfFile, type ElfInfo } from './rootfs/elf.js';

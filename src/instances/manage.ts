@@ -11,7 +11,7 @@ import { assertPortsFree } from '../launch/ports.js';
 import { QmpClient } from '../launch/qmp.js';
 import { checkVolumeSources } from '../volumes/image.js';
 import { withLock } from './lock.js';
-import { isAlive, selfRef, signalIfAlive } from './proc.js';
+import { isAlive, selfRef, signalIfAlive } from '../util/proc.js';
 import {
   assertInstanceName,
   instanceDir,

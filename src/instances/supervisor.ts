@@ -4,7 +4,7 @@ import { createContext, type Context } from '../context.js';
 import { ErrorCodes, isKilnError } from '../errors.js';
 import type { KilnEvent } from '../events.js';
 import { launch } from '../launch/launch.js';
-import { refOf, selfRef } from './proc.js';
+import { refOf, selfRef } from '../util/proc.js';
 import { consolePath, now, readSpec, readStatus, writeStatus, type InstanceStatus } from './store.js';
 
 /**

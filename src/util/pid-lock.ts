@@ -1,6 +1,6 @@
 import { link, mkdir, open, readFile, rename, stat, unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { isAlive, selfRef, type ProcessRef } from '../instances/proc.js';
+import { isAlive, selfRef, type ProcessRef } from './proc.js';
 
 /**
  * A lock file created with O_EXCL that holds "pid start-time" of its owner (the pair, because

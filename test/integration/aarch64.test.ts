@@ -8,7 +8,7 @@ import { getTarget } from '../../src/targets/registry.js';
 import { installToolchain } from '../../src/toolchain/install.js';
 import { readProvenance } from '../../src/toolchain/provenance.js';
 import { verifyToolchain } from '../../src/toolchain/verify.js';
-import { bootCheck } from '../../src/toolchain/boot-check.js';
+import { bootCheck } from '../../src/launch/boot-check.js';
 import { parseElfFile, EM_AARCH64 } from '../../src/rootfs/elf.js';
 import { requireProgram, run } from '../../src/util/exec.js';
 import { fetchFromGuest, launchCaptured, tempDir, testContext } from '../helpers.js';

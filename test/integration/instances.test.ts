@@ -9,7 +9,7 @@ import { createContext } from '../../src/context.js';
 import { MemoryReporter } from '../../src/events.js';
 import { instanceLogs } from '../../src/instances/logs.js';
 import { createInstance, inspectInstance, listInstances, removeInstance, stopInstance } from '../../src/instances/manage.js';
-import { isAlive, processStart } from '../../src/instances/proc.js';
+import { isAlive, processStart } from '../../src/util/proc.js';
 import { instanceDir, writeStatus } from '../../src/instances/store.js';
 import { findFreePort } from '../../src/launch/ports.js';
 import { qemuTarget } from '../../src/targets/registry.js';

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { bake } from '../../src/bake/index.js';
 import { createContext } from '../../src/context.js';
 import { createInstance, listInstances, removeInstance, stopInstance } from '../../src/instances/manage.js';
-import { isAlive } from '../../src/instances/proc.js';
+import { isAlive } from '../../src/util/proc.js';
 import { instanceDir, instancesRoot } from '../../src/instances/store.js';
 import { assertPortsFree, findFreePort } from '../../src/launch/ports.js';
 import { qemuTarget } from '../../src/targets/registry.js';

@@ -7,7 +7,7 @@ import { getTarget } from '../../src/targets/registry.js';
 import { installToolchain, type InstalledToolchain } from '../../src/toolchain/install.js';
 import { readProvenance } from '../../src/toolchain/provenance.js';
 import { verifyToolchain } from '../../src/toolchain/verify.js';
-import { bootCheck } from '../../src/toolchain/boot-check.js';
+import { bootCheck } from '../../src/launch/boot-check.js';
 import { isKilnError, ErrorCodes } from '../../src/errors.js';
 import { run } from '../../src/util/exec.js';
 import { launchCaptured, tempDir, testContext } from '../helpers.js';

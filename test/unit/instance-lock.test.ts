@@ -5,7 +5,7 @@ import { existsSync } from 'node:fs';
 import { utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { withLock } from '../../src/instances/lock.js';
-import { isAlive, processStart, refOf } from '../../src/instances/proc.js';
+import { isAlive, processStart, refOf } from '../../src/util/proc.js';
 import { tempDir } from '../helpers.js';
 
 test('withLock serialises concurrent holders and removes its file', async () => {

@@ -1,6 +1,6 @@
 import type { Context } from '../../context.js';
 import { KilnError, ErrorCodes } from '../../errors.js';
-import { bootCheck } from '../../toolchain/boot-check.js';
+import { bootCheck } from '../../launch/boot-check.js';
 import { DEFAULT_TUPLE, getTuple } from '../../toolchain/tuples.js';
 import { installToolchain, type InstalledToolchain, type InstalledTuple } from '../../toolchain/install.js';
 import { ensureSysroot } from '../../toolchain/sysroot.js';

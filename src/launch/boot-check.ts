@@ -1,7 +1,7 @@
 import { PassThrough } from 'node:stream';
 import type { Context } from '../context.js';
 import { bake } from '../bake/index.js';
-import { launch } from '../launch/launch.js';
+import { launch } from './launch.js';
 import { getTarget } from '../targets/registry.js';
 
 /**
