@@ -68,7 +68,7 @@ export type { Component, ComponentInput } from './image/components.js';
 export { parseRuntimeConfig, runtimeConfigJsonSchema, type RuntimeConfig, type Volume } from './config/runtime.js';
 export { getTarget, listTargets, driverFor, probeTarget, probeTargets, qemuMachineOptions, type TargetProbe } from './targets/registry.js';
 export { qemuTarget, microvmTarget, xenTarget, efiTarget, diskTarget, virtTarget, targetForArch } from './targets/registry.js';
-export { ARCHS, DEFAULT_ARCH, getArch, isArch, archForElfMachine, kvmPossibleFor, type Arch, type ArchInfo } from './targets/arch.js';
+export { ARCHS, DEFAULT_ARCH, getArch, isArch, archForElfMachine, kvmPossibleFor, type Arch, type ArchInfo } from './arch.js';
 export { virtMachineOptions, VIRT_TCG_CPU } from './targets/virt/machine.js';
 export { parseArm64Image, isArm64Image, type Arm64ImageInfo } from './components/arm64-image.js';
 export { obtainForeignLibc, type LibcEntry } from './toolchain/libc.js';

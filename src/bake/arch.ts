@@ -1,7 +1,7 @@
 import { KilnError, ErrorCodes } from '../errors.js';
 import type { KernelComponents } from '../components/types.js';
 import type { ElfInfo } from '../rootfs/elf.js';
-import { ARCHS, archForElfMachine, getArch, type ArchInfo } from '../targets/arch.js';
+import { ARCHS, archForElfMachine, getArch, type ArchInfo } from '../arch.js';
 
 /**
  * Which architecture an image is for. The app decides: an aarch64 ELF bakes an aarch64 image

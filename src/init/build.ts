@@ -5,7 +5,7 @@ import type { Context } from '../context.js';
 import { ErrorCodes, KilnError, isKilnError } from '../errors.js';
 import { compileC, compilerIdentity } from '../toolchain/musl.js';
 import { installToolchain } from '../toolchain/install.js';
-import { ARCHS, type Arch } from '../targets/arch.js';
+import { ARCHS, type Arch } from '../arch.js';
 import { canonicalJson, publishDirectory, sha256, sha256File } from '../util/fs.js';
 
 /**

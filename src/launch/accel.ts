@@ -7,7 +7,7 @@ import type { LoadedImage } from '../image/manifest.js';
 import { GUEST_INIT, runtimeConfRecords } from '../init/contract.js';
 import { toArgv } from '../targets/qemu/options.js';
 import { getTarget, qemuMachineOptions, qemuTarget } from '../targets/registry.js';
-import { ARCHS, DEFAULT_ARCH, getArch, kvmPossibleFor, type Arch } from '../targets/arch.js';
+import { ARCHS, DEFAULT_ARCH, getArch, kvmPossibleFor, type Arch } from '../arch.js';
 import { chooseAccel, type KvmFacts } from './plan.js';
 import type { AccelChoice, AccelDecision } from './types.js';
 import { run } from '../util/exec.js';

@@ -1,6 +1,6 @@
 import type { Context } from '../context.js';
 import type { LoadedImage } from '../image/manifest.js';
-import { getArch } from '../targets/arch.js';
+import { getArch } from '../arch.js';
 import { hostTscKhz } from '../targets/host.js';
 import { HostProbe } from '../targets/probe.js';
 import { getTarget } from '../targets/registry.js';

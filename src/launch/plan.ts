@@ -3,7 +3,7 @@ import type { WireRecord } from '../config/wire.js';
 import { KilnError, ErrorCodes } from '../errors.js';
 import type { LoadedImage } from '../image/manifest.js';
 import { appDefaults, runtimeConfRecords, type ExitMethod } from '../init/contract.js';
-import { kvmPossibleFor } from '../targets/arch.js';
+import { kvmPossibleFor } from '../arch.js';
 import { assertTargetCarries } from '../targets/carry.js';
 import { firmwareFor, type FirmwareChoice } from '../targets/efi/boot.js';
 import type { PlatformProbe } from '../targets/probe.js';

@@ -4,7 +4,7 @@ import { run } from '../util/exec.js';
 import { ovmfProblems } from './efi/firmware.js';
 import { EFI_STUB } from './efi/uki.js';
 import type { Platform } from './types.js';
-import { ARCHS, kvmPossibleFor } from './arch.js';
+import { ARCHS, kvmPossibleFor } from '../arch.js';
 
 /** What a probe found about one platform on this host: usable, or every reason why not. */
 export interface PlatformProbe {

@@ -1,5 +1,5 @@
 import { KilnError, ErrorCodes } from '../errors.js';
-import { ARCHS, DEFAULT_ARCH, getArch, type Arch } from './arch.js';
+import { ARCHS, DEFAULT_ARCH, getArch, type Arch } from '../arch.js';
 import { diskDriver } from './disk/driver.js';
 import { efiDriver } from './efi/driver.js';
 import { microvmDriver } from './microvm/driver.js';

@@ -1,6 +1,6 @@
 import type { ImageManifest } from '../image/manifest.js';
 import type { ExitMethod } from '../init/contract.js';
-import type { Arch } from './arch.js';
+import type { Arch } from '../arch.js';
 import type { HostForward, QemuOption } from './qemu/options.js';
 import type { HypervisorSpec } from '../components/hypervisor.js';
 

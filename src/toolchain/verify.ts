@@ -7,7 +7,7 @@ import { run } from '../util/exec.js';
 import { canonicalJson, sha256, writeFileAtomically } from '../util/fs.js';
 import type { InstalledToolchain } from './install.js';
 import { readProvenance, WRAPPER_VERSION } from './provenance.js';
-import { ARCHS } from '../targets/arch.js';
+import { ARCHS } from '../arch.js';
 import { getTuple } from './tuples.js';
 
 /**

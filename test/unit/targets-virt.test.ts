@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { toArgv } from '../../src/targets/qemu/options.js';
 import { virtMachineOptions } from '../../src/targets/virt/machine.js';
 import { getTarget, listTargets, qemuMachineOptions, qemuTarget, targetForArch, virtTarget } from '../../src/targets/registry.js';
-import { ARCHS, archForElfMachine, getArch, kvmPossibleFor } from '../../src/targets/arch.js';
+import { ARCHS, archForElfMachine, getArch, kvmPossibleFor } from '../../src/arch.js';
 import { appArch, assertKernelArch } from '../../src/bake/arch.js';
 import { runtimeConfRecords } from '../../src/init/contract.js';
 import type { ElfInfo } from '../../src/rootfs/elf.js';

@@ -1,6 +1,6 @@
 import { probeTargets } from '../../targets/registry.js';
 import { HostProbe } from '../../targets/probe.js';
-import { ARCHS, type Arch } from '../../targets/arch.js';
+import { ARCHS, type Arch } from '../../arch.js';
 import type { OutputMode } from '../render.js';
 
 export async function targetsCommand(mode: OutputMode): Promise<number> {

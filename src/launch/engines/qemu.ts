@@ -1,6 +1,6 @@
 import type { Context } from '../../context.js';
 import { KilnError, ErrorCodes } from '../../errors.js';
-import { getArch } from '../../targets/arch.js';
+import { getArch } from '../../arch.js';
 import { prepareUefiBoot } from '../../targets/efi/boot.js';
 import { toArgv } from '../../targets/qemu/options.js';
 import { qemuMachineOptions } from '../../targets/registry.js';

@@ -1,6 +1,6 @@
-import { KilnError, ErrorCodes } from '../errors.js';
-import { EM_AARCH64, EM_X86_64 } from '../rootfs/elf.js';
-import type { KernelArch } from '../components/types.js';
+import { KilnError, ErrorCodes } from './errors.js';
+import { EM_AARCH64, EM_X86_64 } from './rootfs/elf.js';
+import type { KernelArch } from './components/types.js';
 
 /**
  * The CPU architectures kiln bakes images for, and the facts that follow from each: which ELF
