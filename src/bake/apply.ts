@@ -3,7 +3,7 @@ import { copyFile, mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { Context } from '../context.js';
 import { KilnError, ErrorCodes } from '../errors.js';
-import { loadImage, MANIFEST_FILE, type ImageManifest } from '../image/manifest.js';
+import { loadImage, IMAGE_MANIFEST_FILE, type ImageManifest } from '../image/manifest.js';
 import { writeCpio } from '../rootfs/cpio.js';
 import { canonicalJson, publishDirectory, sha256, sha256File, writeFileAtomically } from '../util/fs.js';
 import { driverFor } from '../targets/registry.js';
@@ -40,14 +40,14 @@ export async function applyBake(ctx: Context, plan: BakePlan, outputDir?: string
         initrd: { file: 'initramfs.cpio', sha256: initrd.sha256, size: initrd.bytes },
         ...(sbom ? { sbom: { file: sbom.file, format: sbom.format, sha256: sha256(sbom.text) } } : {}),
       };
-      await writeFileAtomically(join(tmp, MANIFEST_FILE), canonicalJson(manifest));
+      await writeFileAtomically(join(tmp, IMAGE_MANIFEST_FILE), canonicalJson(manifest));
       // Files for other tools (xl.cfg, firecracker.json, kiln.efi, disk.raw), per the target; the
       // manifest lists them with their sha256 like every other file of the image.
       const { artifacts } = plan.target;
       await driverFor(plan.target).writeArtifacts(tmp, manifest, plan.signing);
       if (artifacts.length > 0) {
         const listed = await Promise.all(artifacts.map(async (file) => ({ file, sha256: await sha256File(join(tmp, file)), size: (await stat(join(tmp, file))).size })));
-        await writeFileAtomically(join(tmp, MANIFEST_FILE), canonicalJson({ ...manifest, artifacts: listed }));
+        await writeFileAtomically(join(tmp, IMAGE_MANIFEST_FILE), canonicalJson({ ...manifest, artifacts: listed }));
       }
     });
   }

@@ -1,4 +1,3 @@
-import { access } from 'node:fs/promises';
 import { join, posix } from 'node:path';
 import type { Context } from '../context.js';
 import { bake, type BakeRequest, type BakeResult } from '../bake/index.js';
@@ -8,6 +7,7 @@ import type { LicensePolicy } from '../supply/licenses.js';
 import type { ComponentInput } from '../image/components.js';
 import { defaultApp, type Recipe } from '../packages/recipe.js';
 import { buildProject, runtimeClosure, type BuildProjectOptions, type ProjectBuild } from './project.js';
+import { exists } from '../util/fs.js';
 
 /**
  * `kiln bake DIR` for a project: build it (src/build/project.ts), then bake its app from the
@@ -18,12 +18,6 @@ import { buildProject, runtimeClosure, type BuildProjectOptions, type ProjectBui
  * component for licenses and SBOMs.
  */
 
-async function exists(path: string): Promise<boolean> {
-  return access(path).then(
-    () => true,
-    () => false,
-  );
-}
 
 interface Provider {
   name: string;

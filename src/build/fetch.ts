@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { access, mkdir, mkdtemp, readdir, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rename, rm, stat } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -10,7 +10,7 @@ import { KilnError, ErrorCodes } from '../errors.js';
 import type { RecipeSource } from '../packages/recipe.js';
 import { hashTree } from '../store/tree.js';
 import { run } from '../util/exec.js';
-import { sha256File } from '../util/fs.js';
+import { exists, sha256File } from '../util/fs.js';
 import { ownedTempPrefix } from '../util/temp-owner.js';
 
 /**
@@ -32,12 +32,6 @@ export function sourcesCacheDir(ctx: Context): string {
   return join(ctx.paths.cache, 'sources');
 }
 
-async function exists(path: string): Promise<boolean> {
-  return access(path).then(
-    () => true,
-    () => false,
-  );
-}
 
 function mismatch(what: string, expected: string, actual: string): KilnError {
   return new KilnError(ErrorCodes.SOURCE_HASH_MISMATCH, `${what} does not match the sha256 in its recipe`, {

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type { Context } from '../context.js';
 import { canonicalJson, sha256, writeFileAtomically } from '../util/fs.js';
 import { resolveKernelPackage, type ResolvedKernelPackage } from './apt.js';
-import type { ArchSpec } from './types.js';
+import type { ArchInfo } from '../arch.js';
 
 /**
  * apt-cache's answer depends only on apt's package lists, sources and pinning, and asking it
@@ -14,7 +14,7 @@ import type { ArchSpec } from './types.js';
 const APT_STATE_DIRS = ['/var/lib/apt/lists', '/etc/apt/sources.list.d', '/etc/apt/preferences.d'];
 const APT_STATE_FILES = ['/etc/apt/sources.list', '/etc/apt/preferences'];
 
-export async function resolveKernelPackageCached(ctx: Context, name: string, arch: ArchSpec): Promise<ResolvedKernelPackage> {
+export async function resolveKernelPackageCached(ctx: Context, name: string, arch: ArchInfo): Promise<ResolvedKernelPackage> {
   const fingerprint = await aptStateFingerprint(ctx);
   const memoPath = join(ctx.paths.cache, 'apt-answers', `${sha256([fingerprint, name, arch.dpkgArch].join('\n'))}.json`);
   const remembered = await readFile(memoPath, 'utf8').then((text) => JSON.parse(text) as ResolvedKernelPackage, () => undefined);

@@ -2,7 +2,8 @@ import type { Context } from '../context.js';
 import { KilnError, ErrorCodes, isKilnError } from '../errors.js';
 import { lastLines, run } from '../util/exec.js';
 import { throwIfAborted } from './abort.js';
-import type { ArchSpec, DebianKernelPin } from './types.js';
+import type { ArchInfo } from '../arch.js';
+import type { DebianKernelPin } from './types.js';
 
 /**
  * What the host's apt knows about kernel packages. Only reads apt's local package lists
@@ -64,7 +65,7 @@ export interface ResolvedKernelPackage extends DebianKernelPin {
  * KILN_KERNEL_NOT_FOUND when apt's lists do not know the package (no lists yet, offline
  * host, or a wrong name); KILN_TOOL_MISSING when apt-cache is not installed.
  */
-export async function resolveKernelPackage(ctx: Context, name: string, arch: ArchSpec): Promise<ResolvedKernelPackage> {
+export async function resolveKernelPackage(ctx: Context, name: string, arch: ArchInfo): Promise<ResolvedKernelPackage> {
   let stanza: AptStanza | undefined;
   if (isVersionedKernelPackage(name)) {
     stanza = await aptShowOne(ctx, name, arch);
@@ -96,11 +97,11 @@ export async function resolveKernelPackage(ctx: Context, name: string, arch: Arc
   return { package: pkg, version, sha256, size: Number(size ?? 0) };
 }
 
-function qualify(name: string, arch: ArchSpec, version?: string): string {
+function qualify(name: string, arch: ArchInfo, version?: string): string {
   return `${name}:${arch.dpkgArch}${version ? `=${version}` : ''}`;
 }
 
-async function aptShowOne(ctx: Context, name: string, arch: ArchSpec, version?: string): Promise<AptStanza> {
+async function aptShowOne(ctx: Context, name: string, arch: ArchInfo, version?: string): Promise<AptStanza> {
   const spec = qualify(name, arch, version);
   const stanza = (await aptShow(ctx, [spec]))[0];
   if (!stanza) throw notKnown(spec, '');
@@ -130,7 +131,7 @@ function notKnown(spec: string, stderr: string): KilnError {
  * where it writes). apt verifies the file against the archive's signed hash itself; the
  * caller checks it again against the hash it was promised.
  */
-export async function aptDownload(ctx: Context, pin: DebianKernelPin, arch: ArchSpec, dir: string): Promise<void> {
+export async function aptDownload(ctx: Context, pin: DebianKernelPin, arch: ArchInfo, dir: string): Promise<void> {
   const spec = `${pin.package}:${arch.dpkgArch}=${pin.version}`;
   let result;
   try {

@@ -18,10 +18,7 @@ export {
 } from './modules.js';
 export { COMPONENT_SETS, isComponentSetName, resolveModuleClosure, type ComponentSet, type ComponentSetName, type ModuleToLoad } from './sets.js';
 export {
-  ARCHES,
-  type ArchSpec,
   type DebianKernelPin,
-  type KernelArch,
   type KernelComponents,
   type KernelEntryMeta,
   type KernelSource,

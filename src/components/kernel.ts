@@ -12,7 +12,8 @@ import { KERNEL_CONFIG_FILE, KERNEL_IMAGE_FILE, KERNEL_META_FILE, kernelEntryDir
 import { parseKernelConfig } from './kconfig.js';
 import { localKernel } from './local.js';
 import { buildModuleIndex, MODULE_INDEX_FILE, serializeModuleIndex } from './modules.js';
-import { ARCHES, type ArchSpec, type DebianKernelPin, type KernelArch, type KernelComponents, type KernelEntryMeta, type ObtainKernelOptions } from './types.js';
+import { archByDpkg, type ArchInfo } from '../arch.js';
+import type { DebianKernelPin, KernelComponents, KernelEntryMeta, ObtainKernelOptions } from './types.js';
 import { unpackKernelDeb } from './unpack.js';
 import { ownedTempPrefix } from '../util/temp-owner.js';
 
@@ -34,12 +35,12 @@ export async function obtainKernel(ctx: Context, opts: ObtainKernelOptions = {})
       hint: 'pass --kernel PATH as well, or drop the modules directory to use the Debian kernel and its modules',
     });
   }
-  const arch = archSpec(opts.arch ?? 'amd64');
-  const meta = opts.pin ? await ensureKernelEntry(ctx, opts.pin, arch) : await currentKernelEntry(ctx, opts.packageName ?? arch.metaPackage, arch);
+  const arch = archByDpkg(opts.arch ?? 'amd64');
+  const meta = opts.pin ? await ensureKernelEntry(ctx, opts.pin, arch) : await currentKernelEntry(ctx, opts.packageName ?? arch.kernelPackage, arch);
   return componentsFromEntry(ctx, meta);
 }
 
-async function currentKernelEntry(ctx: Context, packageName: string, arch: ArchSpec): Promise<KernelEntryMeta> {
+async function currentKernelEntry(ctx: Context, packageName: string, arch: ArchInfo): Promise<KernelEntryMeta> {
   ctx.reporter.emit({ type: 'step', step: 'kernel-resolve', message: `asking apt for the current ${packageName}` });
   let resolved;
   try {
@@ -64,7 +65,7 @@ async function currentKernelEntry(ctx: Context, packageName: string, arch: ArchS
  * apt lists another architecture's packages only once dpkg has that architecture: a kernel for
  * arm64 on an amd64 host that apt does not know most likely means exactly that.
  */
-function withMultiarchHint(error: KilnError, arch: ArchSpec): KilnError {
+function withMultiarchHint(error: KilnError, arch: ArchInfo): KilnError {
   const native = process.arch === 'arm64' ? 'arm64' : 'amd64';
   if (arch.dpkgArch === native || error.code !== ErrorCodes.KERNEL_NOT_FOUND) return error;
   return new KilnError(error.code, error.message, {
@@ -75,7 +76,7 @@ function withMultiarchHint(error: KilnError, arch: ArchSpec): KilnError {
 }
 
 /** Which cached entries may stand in for `packageName` when apt cannot say what is current. */
-function matchesRequest(packageName: string, arch: ArchSpec): (meta: KernelEntryMeta) => boolean {
+function matchesRequest(packageName: string, arch: ArchInfo): (meta: KernelEntryMeta) => boolean {
   if (isVersionedKernelPackage(packageName)) return (meta) => meta.package === packageName && meta.arch === arch.dpkgArch;
   // A metapackage linux-image-<flavour> stands for the releases ending in -<flavour>.
   const flavour = packageName.replace(/^linux-image-/, '');
@@ -86,7 +87,7 @@ function matchesRequest(packageName: string, arch: ArchSpec): (meta: KernelEntry
  * The cache entry for exactly this .deb, downloading and unpacking it if it is not there yet.
  * The hash is checked before anything is unpacked: a mismatch deletes the file and leaves no entry.
  */
-export async function ensureKernelEntry(ctx: Context, pin: DebianKernelPin & { size?: number }, arch: ArchSpec): Promise<KernelEntryMeta> {
+export async function ensureKernelEntry(ctx: Context, pin: DebianKernelPin & { size?: number }, arch: ArchInfo): Promise<KernelEntryMeta> {
   const cached = await readKernelEntry(ctx.paths.cache, pin.sha256);
   ctx.reporter.emit({ type: 'cache', what: 'kernel', hit: cached !== undefined, key: pin.sha256 });
   if (cached) return cached;
@@ -140,8 +141,8 @@ async function componentsFromEntry(ctx: Context, meta: KernelEntryMeta): Promise
   const dir = kernelEntryDir(ctx.paths.cache, meta.sha256);
   const kernelPath = join(dir, KERNEL_IMAGE_FILE);
   const image = await readFile(kernelPath);
-  const arch = archSpec(meta.arch as KernelArch);
-  const facts = arch.imageFormat === 'arm64-image' ? arm64Facts(image, kernelPath) : bzImageFacts(image, kernelPath);
+  const arch = archByDpkg(meta.arch);
+  const facts = arch.kernelFormat === 'arm64-image' ? arm64Facts(image, kernelPath) : bzImageFacts(image, kernelPath);
   if (facts.release !== meta.release) {
     throw new KilnError(ErrorCodes.KERNEL_INVALID, `${kernelPath} says it is ${facts.release}, but its package ships modules for ${meta.release}`);
   }
@@ -167,12 +168,4 @@ function bzImageFacts(image: Buffer, path: string): ImageFacts {
 function arm64Facts(image: Buffer, path: string): ImageFacts {
   const info = parseArm64Image(image, path);
   return { release: info.release, format: 'arm64-image', initSize: info.imageSize };
-}
-
-function archSpec(arch: KernelArch): ArchSpec {
-  const spec = ARCHES[arch];
-  if (!spec) {
-    throw new KilnError(ErrorCodes.USAGE, `kernels for ${String(arch)} are not supported yet`, { hint: `supported: ${Object.keys(ARCHES).join(', ')}` });
-  }
-  return spec;
 }

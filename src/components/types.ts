@@ -1,3 +1,4 @@
+import type { DpkgArch } from '../arch.js';
 import type { BzImageInfo } from './bzimage.js';
 import type { KernelConfig } from './kconfig.js';
 
@@ -11,30 +12,6 @@ import type { KernelConfig } from './kconfig.js';
  * - *kernel components* (KernelComponents) are what a bake consumes: a kernel image file,
  *   its release, its modules dir and config, whatever the source.
  */
-
-/** Debian architectures kiln knows how to take kernels for. */
-export type KernelArch = 'amd64' | 'arm64';
-
-export interface ArchSpec {
-  /** dpkg's name for the architecture. */
-  dpkgArch: string;
-  /** Metapackage that always depends on the current cloud kernel. */
-  metaPackage: string;
-  /** Boot image format the package ships in /boot/vmlinuz-*: an x86 bzImage or an arm64 Image. */
-  imageFormat: 'bzImage' | 'arm64-image';
-}
-
-/**
- * Per-architecture facts. Kernels of a foreign architecture (arm64 on an amd64 host) come
- * through the host's apt like native ones, as `pkg:arm64`; apt knows them only once the
- * architecture is added (`dpkg --add-architecture arm64 && apt-get update`, done by
- * scripts/setup.sh: a host change kiln never makes itself). The package is downloaded and
- * unpacked, never installed, so nothing arm64 lands in the host's dpkg database.
- */
-export const ARCHES: Record<KernelArch, ArchSpec> = {
-  amd64: { dpkgArch: 'amd64', metaPackage: 'linux-image-cloud-amd64', imageFormat: 'bzImage' },
-  arm64: { dpkgArch: 'arm64', metaPackage: 'linux-image-cloud-arm64', imageFormat: 'arm64-image' },
-};
 
 export type KernelSource =
   | { kind: 'debian'; package: string; version: string; sha256: string }
@@ -82,7 +59,8 @@ export interface DebianKernelPin {
 }
 
 export interface ObtainKernelOptions {
-  arch?: KernelArch;
+  /** Debian's name of the kernel's architecture (src/arch.ts); default amd64. */
+  arch?: DpkgArch;
   /** A local bzImage or vmlinux instead of a Debian package. */
   kernelPath?: string;
   /** With kernelPath: lib/modules/<release>, or a tree containing lib/modules/<release>. */

@@ -1,9 +1,10 @@
-import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, readdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Context } from '../context.js';
 import { KilnError, ErrorCodes } from '../errors.js';
 import { run } from '../util/exec.js';
 import { KERNEL_CONFIG_FILE, KERNEL_IMAGE_FILE } from './cache.js';
+import { exists } from '../util/fs.js';
 
 /**
  * Turns a kernel .deb into the layout of a cache entry (see cache.ts) inside `entryDir`.
@@ -39,12 +40,6 @@ export async function unpackKernelDeb(ctx: Context, debPath: string, entryDir: s
   return { release };
 }
 
-async function exists(path: string): Promise<boolean> {
-  return stat(path).then(
-    () => true,
-    () => false,
-  );
-}
 
 async function firstExisting(paths: string[]): Promise<string | undefined> {
   for (const path of paths) if (await exists(path)) return path;

@@ -1,3 +1,4 @@
+import { ARCHS, DEFAULT_ARCH } from '../arch.js';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { closest, distance } from 'fastest-levenshtein';
@@ -23,7 +24,8 @@ import type { DebianLock, DebianLockEntry, DebianSpec } from './types.js';
  * answer is remembered under a fingerprint of apt's state, like the kernel's (apt-memo.ts).
  */
 
-export const DEBIAN_ARCH = 'amd64';
+/** Debian packages as inputs are taken for the default architecture (x86_64 images: amd64 packages). */
+const DEBIAN_ARCH = ARCHS[DEFAULT_ARCH].dpkgArch;
 /** Bumped when the resolution rules change, so remembered answers are not reused. */
 const RULES_VERSION = 1;
 

@@ -10,7 +10,7 @@ import { ComponentSchema } from './components.js';
  * nothing but the directory. Bumping IMAGE_FORMAT is required for incompatible changes.
  */
 export const IMAGE_FORMAT = 1;
-export const MANIFEST_FILE = 'image.json';
+export const IMAGE_MANIFEST_FILE = 'image.json';
 
 const sha = z.string().regex(/^[0-9a-f]{64}$/);
 
@@ -89,13 +89,13 @@ export interface LoadedImage {
 }
 
 export async function loadImage(dir: string): Promise<LoadedImage> {
-  const manifestPath = join(dir, MANIFEST_FILE);
+  const manifestPath = join(dir, IMAGE_MANIFEST_FILE);
   let text: string;
   try {
     text = await readFile(manifestPath, 'utf8');
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    throw new KilnError(ErrorCodes.IMAGE_NOT_FOUND, code === 'ENOENT' || code === 'ENOTDIR' ? `${dir} is not a kiln image (no ${MANIFEST_FILE})` : `cannot read ${manifestPath}`, {
+    throw new KilnError(ErrorCodes.IMAGE_NOT_FOUND, code === 'ENOENT' || code === 'ENOTDIR' ? `${dir} is not a kiln image (no ${IMAGE_MANIFEST_FILE})` : `cannot read ${manifestPath}`, {
       hint: 'bake one first: kiln bake APP -o IMAGE',
       cause: error,
     });

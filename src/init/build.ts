@@ -6,7 +6,7 @@ import { ErrorCodes, KilnError, isKilnError } from '../errors.js';
 import { compileC, compilerIdentity } from '../toolchain/musl.js';
 import { installToolchain } from '../toolchain/install.js';
 import { ARCHS, type Arch } from '../arch.js';
-import { canonicalJson, publishDirectory, sha256, sha256File } from '../util/fs.js';
+import { canonicalJson, exists, publishDirectory, sha256, sha256File } from '../util/fs.js';
 
 /**
  * Builds the guest init shim (src/init/shim/: shim.h and one .c file per job; PID 1 of every
@@ -156,11 +156,3 @@ export async function buildShim(ctx: Context, arch: Arch = 'x86_64'): Promise<Bu
   return { path, sha256: await sha256File(path), cached: false, compiler };
 }
 
-async function exists(path: string): Promise<boolean> {
-  try {
-    await access(path);
-    return true;
-  } catch {
-    return false;
-  }
-}

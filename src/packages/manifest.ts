@@ -13,7 +13,8 @@ import { parseTomlDocument } from './toml.js';
  * enforced by the supply-chain checks).
  */
 
-export const MANIFEST_FILE = 'kiln.toml';
+/** The project file (kiln.toml) of a package project; an image's manifest is IMAGE_MANIFEST_FILE (image.json). */
+export const PROJECT_FILE = 'kiln.toml';
 
 const IndexSchema = z
   .object({
@@ -84,10 +85,10 @@ export function parseManifest(text: string, file: string): ProjectManifest {
 
 export async function loadProject(dir: string): Promise<LoadedProject> {
   const root = resolve(dir);
-  const file = join(root, MANIFEST_FILE);
+  const file = join(root, PROJECT_FILE);
   const bytes = await readFile(file).catch((error: unknown) => {
     const missing = (error as NodeJS.ErrnoException).code === 'ENOENT';
-    throw new KilnError(ErrorCodes.MANIFEST_INVALID, missing ? `no ${MANIFEST_FILE} in ${root}` : `cannot read ${file}`, {
+    throw new KilnError(ErrorCodes.MANIFEST_INVALID, missing ? `no ${PROJECT_FILE} in ${root}` : `cannot read ${file}`, {
       cause: error,
       hint: missing ? 'create one with `kiln init`' : 'check the permissions',
     });

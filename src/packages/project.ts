@@ -1,4 +1,4 @@
-import { access, mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import semver from 'semver';
 import { stringify as stringifyToml } from 'smol-toml';
@@ -6,10 +6,11 @@ import type { Context } from '../context.js';
 import { KilnError, ErrorCodes } from '../errors.js';
 import { writeFileAtomically } from '../util/fs.js';
 import { lockProject, type Lockfile } from './lock.js';
-import { loadProject, MANIFEST_FILE, parseManifest } from './manifest.js';
+import { loadProject, PROJECT_FILE, parseManifest } from './manifest.js';
 import { PACKAGE_NAME } from './recipe.js';
 import { resolveDependencies } from './resolve/index.js';
 import { projectSources, SourceSet } from './sources/index.js';
+import { exists } from '../util/fs.js';
 
 /** Project-level operations behind `kiln init` and `kiln add`. */
 
@@ -26,9 +27,9 @@ export async function initProject(dir: string, options: { name?: string } = {}):
   if (!PACKAGE_NAME.test(name)) {
     throw new KilnError(ErrorCodes.USAGE, `"${name}" is not a valid package name`, { hint: 'use --name with lowercase letters, digits and + . _ -' });
   }
-  const files = [join(root, MANIFEST_FILE), join(root, 'main.c')];
+  const files = [join(root, PROJECT_FILE), join(root, 'main.c')];
   for (const file of files) {
-    if (await access(file).then(() => true, () => false)) {
+    if (await exists(file)) {
       throw new KilnError(ErrorCodes.OUTPUT_EXISTS, `${file} already exists`, { hint: 'kiln init never overwrites files; pick an empty directory' });
     }
   }

@@ -1,7 +1,7 @@
-import { access, lstat, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { lstat, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Context } from '../context.js';
-import { canonicalJson, sha256, sha256File, writeFileAtomically } from '../util/fs.js';
+import { canonicalJson, exists, sha256, sha256File, writeFileAtomically } from '../util/fs.js';
 import { breakDead, lockState } from './lock.js';
 import { staleTemporaries } from './temporaries.js';
 import { listEntries, lockPath, storeDir, type StoreMeta } from './store.js';
@@ -86,12 +86,6 @@ export interface GcReport {
   dryRun: boolean;
 }
 
-async function exists(path: string): Promise<boolean> {
-  return access(path).then(
-    () => true,
-    () => false,
-  );
-}
 
 async function sizeOf(path: string): Promise<number> {
   const info = await lstat(path).catch(() => undefined);

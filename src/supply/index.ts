@@ -3,7 +3,7 @@ import { basename, join } from 'node:path';
 import type { Context } from '../context.js';
 import { KilnError, ErrorCodes } from '../errors.js';
 import type { Component } from '../image/components.js';
-import { loadImage, MANIFEST_FILE, type LoadedImage } from '../image/manifest.js';
+import { loadImage, IMAGE_MANIFEST_FILE, type LoadedImage } from '../image/manifest.js';
 import { sha256 } from '../util/fs.js';
 import { auditComponents, findingsAtOrAbove, type AuditFinding, type AuditReport } from './audit.js';
 import { warnAboutDatabase } from './bake.js';
@@ -66,7 +66,7 @@ export interface AuditResult extends AuditReport {
 }
 
 export async function audit(ctx: Context, request: AuditRequest): Promise<AuditResult> {
-  const isImage = await stat(join(request.target, MANIFEST_FILE)).then(() => true, () => false);
+  const isImage = await stat(join(request.target, IMAGE_MANIFEST_FILE)).then(() => true, () => false);
   let components: Component[];
   let release: string | undefined;
   if (isImage) {

@@ -1,3 +1,4 @@
+import { DEFAULT_ARCH, getArch } from '../arch.js';
 import { posix } from 'node:path';
 import { KilnError, ErrorCodes } from '../errors.js';
 import { ComponentSchema, type Component, type ComponentInput } from '../image/components.js';
@@ -29,7 +30,6 @@ export interface AppFacts {
 export type InventoryInputs = Pick<BakeInputs, 'kernel' | 'modules' | 'shim' | 'app' | 'interpreter' | 'libraries' | 'programs' | 'data'> & { target?: { arch?: string } };
 
 /** dpkg's names for the image architectures. */
-const DPKG_ARCH: Record<string, string> = { x86_64: 'amd64', aarch64: 'arm64' };
 
 export interface Inventory {
   components: Component[];
@@ -118,7 +118,7 @@ function kernelComponent(inputs: InventoryInputs): Component {
       license: 'GPL-2.0-only',
       // Debian's cloud kernel images are built (and signed) from the `linux` source package at
       // the same version; OSV's Debian entries name `linux`.
-      debian: { package: kernel.source.package, version: kernel.source.version, architecture: DPKG_ARCH[inputs.target?.arch ?? 'x86_64'] ?? 'amd64', source: { package: 'linux', version: kernel.source.version } },
+      debian: { package: kernel.source.package, version: kernel.source.version, architecture: getArch(inputs.target?.arch ?? DEFAULT_ARCH).dpkgArch, source: { package: 'linux', version: kernel.source.version } },
       files,
       dependsOn: [],
       sha256: kernel.source.sha256,

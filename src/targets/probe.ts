@@ -1,10 +1,11 @@
-import { access, readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { KilnError } from '../errors.js';
 import { run } from '../util/exec.js';
 import { ovmfProblems } from './efi/firmware.js';
 import { EFI_STUB } from './efi/uki.js';
 import type { Platform } from './types.js';
 import { ARCHS, kvmPossibleFor } from '../arch.js';
+import { exists } from '../util/fs.js';
 
 /** What a probe found about one platform on this host: usable, or every reason why not. */
 export interface PlatformProbe {
@@ -75,12 +76,6 @@ function describe(error: unknown): string {
   return error instanceof KilnError ? `${error.message}${error.hint ? ` (${error.hint})` : ''}` : String(error);
 }
 
-async function exists(path: string): Promise<boolean> {
-  return access(path).then(
-    () => true,
-    () => false,
-  );
-}
 
 async function onPath(program: string): Promise<boolean> {
   for (const dir of (process.env.PATH ?? '').split(':')) {

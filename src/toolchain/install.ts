@@ -1,10 +1,10 @@
-import { access, chmod, mkdir, readFile, utimes, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, utimes, writeFile } from 'node:fs/promises';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Context } from '../context.js';
 import { KilnError, ErrorCodes } from '../errors.js';
 import { run } from '../util/exec.js';
-import { canonicalJson, publishDirectory, sha256 } from '../util/fs.js';
+import { canonicalJson, exists, publishDirectory, sha256 } from '../util/fs.js';
 import { KILN_VERSION } from '../version.js';
 import { cmakeToolchainFile, mesonCrossFile } from './buildfiles.js';
 import { detectCompiler, detectCrossGcc, findOnPath, gccRuntimeDir, type CompilerKind, type HostCompiler } from './compiler.js';
@@ -81,12 +81,6 @@ interface HostFacts {
 export const TOOLCHAIN_MANIFEST = 'lib/kiln-toolchain/toolchain.json';
 const MANIFEST = TOOLCHAIN_MANIFEST;
 
-async function exists(path: string): Promise<boolean> {
-  return access(path).then(
-    () => true,
-    () => false,
-  );
-}
 
 async function gatherHostFacts(ctx: Context, options: InstallOptions): Promise<HostFacts> {
   const requested = (options.tuples ?? TUPLES.map((t) => t.name)).map(getTuple);

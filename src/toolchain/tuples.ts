@@ -1,3 +1,4 @@
+import type { Arch } from '../arch.js';
 import { KilnError, ErrorCodes } from '../errors.js';
 
 /**
@@ -8,8 +9,6 @@ import { KilnError, ErrorCodes } from '../errors.js';
  */
 export type Libc = 'musl' | 'glibc';
 
-/** CPU architectures kiln builds for, by their GNU/ELF names. */
-export type TupleArch = 'x86_64' | 'aarch64';
 
 /**
  * Where a tuple's C library comes from.
@@ -31,7 +30,7 @@ export interface CrossCompiler {
 
 export interface TupleInfo {
   name: string;
-  arch: TupleArch;
+  arch: Arch;
   libc: Libc;
   /** Link statically unless asked otherwise (-shared, -static-pie). */
   staticByDefault: boolean;
@@ -121,7 +120,7 @@ export function getTuple(name: string): TupleInfo {
 }
 
 /** The architecture of a tuple name, e.g. for provenance notes (undefined for foreign names). */
-export function archOfTuple(name: string): TupleArch | undefined {
+export function archOfTuple(name: string): Arch | undefined {
   return TUPLES.find((t) => t.name === name)?.arch;
 }
 

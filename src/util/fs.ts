@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdir, rename, rm, mkdtemp } from 'node:fs/promises';
+import { access, mkdir, rename, rm, mkdtemp } from 'node:fs/promises';
 import { dirname, join, basename } from 'node:path';
 import writeFileAtomic from 'write-file-atomic';
 import { ownedTempPrefix } from './temp-owner.js';
@@ -65,4 +65,12 @@ export async function publishDirectory(finalPath: string, fill: (tmpDir: string)
     await rm(tmp, { recursive: true, force: true });
     throw error;
   }
+}
+
+/** Whether something is at `path` (any kind of file; a broken link or an unreadable parent counts as nothing). */
+export async function exists(path: string): Promise<boolean> {
+  return access(path).then(
+    () => true,
+    () => false,
+  );
 }

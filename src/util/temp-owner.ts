@@ -1,4 +1,4 @@
-import { isAlive, processStart, selfRef, type ProcessRef } from '../instances/proc.js';
+import { isAlive, processStart, selfRef, type ProcessRef } from './proc.js';
 
 /**
  * Temporary files and directories in kiln's cache are named after the process that made them,

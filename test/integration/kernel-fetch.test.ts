@@ -13,7 +13,8 @@ import { obtainKernel } from '../../src/components/kernel.js';
 import { loadModuleIndex } from '../../src/components/modules.js';
 import { extractVmlinux } from '../../src/components/vmlinux.js';
 import { resolveModuleClosure } from '../../src/components/sets.js';
-import { ARCHES, type KernelComponents } from '../../src/components/types.js';
+import { ARCHS } from '../../src/arch.js';
+import type { KernelComponents } from '../../src/components/types.js';
 import { createContext, type Context } from '../../src/context.js';
 import { MemoryReporter, type KilnEvent } from '../../src/events.js';
 import { isKilnError } from '../../src/errors.js';
@@ -57,7 +58,7 @@ test('obtainKernel downloads the current cloud kernel once, then hits the cache'
   if (first.source.kind !== 'debian') return;
 
   // The entry is keyed and labelled by the hash apt promised for the .deb.
-  const apt = await resolveKernelPackage(one.ctx, ARCHES.amd64.metaPackage, ARCHES.amd64);
+  const apt = await resolveKernelPackage(one.ctx, ARCHS.x86_64.kernelPackage, ARCHS.x86_64);
   assert.equal(first.source.sha256, apt.sha256);
   assert.equal(first.source.version, apt.version);
   assert.match(first.source.package, /^linux-image-\d.*-cloud-amd64$/);

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { gzipSync } from 'node:zlib';
 import { isArm64Image, parseArm64Image, ARM64_IMAGE_MAGIC } from '../../src/components/arm64-image.js';
-import { ARCHES } from '../../src/components/types.js';
+import { ARCHS } from '../../src/arch.js';
 import { muslSpecs } from '../../src/toolchain/specs.js';
 import { archOfTuple, getTuple, TUPLES, tuplesForArch } from '../../src/toolchain/tuples.js';
 import { generateWrappers } from '../../src/toolchain/wrappers.js';
@@ -42,7 +42,8 @@ test('arm64 Image header: what is not one is refused with the reason', () => {
 });
 
 test("Debian's arm64 cloud kernel is a known kernel architecture", () => {
-  assert.deepEqual(ARCHES.arm64, { dpkgArch: 'arm64', metaPackage: 'linux-image-cloud-arm64', imageFormat: 'arm64-image' });
+  const { dpkgArch, kernelPackage, kernelFormat } = ARCHS.aarch64;
+  assert.deepEqual({ dpkgArch, kernelPackage, kernelFormat }, { dpkgArch: 'arm64', kernelPackage: 'linux-image-cloud-arm64', kernelFormat: 'arm64-image' });
 });
 
 test('aarch64-kiln-linux-musl: a cross tuple over Debian packages, listed with the others', () => {

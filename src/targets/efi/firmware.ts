@@ -1,5 +1,6 @@
-import { access, copyFile } from 'node:fs/promises';
+import { copyFile } from 'node:fs/promises';
 import { KilnError, ErrorCodes } from '../../errors.js';
+import { exists } from '../../util/fs.js';
 
 /**
  * Debian's OVMF (package ovmf): the 2 MiB build without Secure Boot, code and variable store.
@@ -11,7 +12,7 @@ export const OVMF = { code: '/usr/share/OVMF/OVMF_CODE.fd', vars: '/usr/share/OV
 export async function ovmfProblems(): Promise<string[]> {
   const problems: string[] = [];
   for (const path of [OVMF.code, OVMF.vars]) {
-    const present = await access(path).then(() => true, () => false);
+    const present = await exists(path);
     if (!present) problems.push(`no OVMF UEFI firmware (${path} missing; Debian package ovmf)`);
   }
   return problems;

@@ -1,3 +1,4 @@
+import { ARCHS } from '../../arch.js';
 import type { QemuTarget, TargetDriver } from '../types.js';
 import { uefiMachineOptions } from '../efi/machine.js';
 import { DEBUG_EXIT_PORT, pcMachineOptions } from './machine.js';
@@ -16,7 +17,7 @@ export const qemuTarget: QemuTarget = {
   statusDevice: '/dev/ttyS1',
   exit: { kind: 'isa-debug-exit', port: DEBUG_EXIT_PORT },
   networks: ['user', 'tap'],
-  platforms: [{ kind: 'qemu', machine: 'pc' }],
+  platforms: [{ kind: 'qemu', machine: ARCHS.x86_64.qemuMachine }],
   artifacts: [],
 };
 

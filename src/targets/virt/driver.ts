@@ -1,3 +1,4 @@
+import { ARCHS } from '../../arch.js';
 import { KilnError, ErrorCodes } from '../../errors.js';
 import type { TargetDriver, VirtTarget } from '../types.js';
 import { virtMachineOptions } from './machine.js';
@@ -32,7 +33,7 @@ export const virtTarget: VirtTarget = {
   exit: { kind: 'poweroff' },
   powerGpio: '/dev/gpiochip0:3',
   networks: ['user', 'tap'],
-  platforms: [{ kind: 'qemu', machine: 'virt', arch: 'aarch64' }],
+  platforms: [{ kind: 'qemu', machine: ARCHS.aarch64.qemuMachine, arch: 'aarch64' }],
   artifacts: [],
 };
 
