@@ -51,7 +51,7 @@ declare -A NEEDS=(
   # Debian packages as inputs (src/debian) and their tests: clients for the catalogue's servers.
   [redis-tools]=redis-cli
   [curl]=curl
-  # Package builds (src/build): every build step runs under `unshare --net --mount` (no network,
+  # Package builds (src/pkgbuild): every build step runs under `unshare --net --mount` (no network,
   # the host read-only except the build's work tree, made so with mount).
   [util-linux]=unshare
   [mount]=mount

@@ -74,7 +74,7 @@ export const ErrorCodes = {
   INDEX_INVALID: 'KILN_INDEX_INVALID',
   /** An HTTP package index cannot be reached (network, DNS, refused); a locked recipe already in the cache is used instead, with this as a warning. */
   INDEX_UNREACHABLE: 'KILN_INDEX_UNREACHABLE',
-  /** A source's bytes do not match the sha256 its recipe names (package builds, src/build). */
+  /** A source's bytes do not match the sha256 its recipe names (package builds, src/pkgbuild). */
   SOURCE_HASH_MISMATCH: 'KILN_SOURCE_HASH_MISMATCH',
   /** A source could not be obtained (download or npm pack failed, path missing, member absent). */
   SOURCE_FETCH_FAILED: 'KILN_SOURCE_FETCH_FAILED',

@@ -116,8 +116,8 @@ export { resolveElfClosure } from './rootfs/libs.js';
 export { writeCpio, cpioBuffer, type CpioEntry } from './rootfs/cpio.js';
 // Packages (src/packages): recipes, kiln.toml, sources and indexes, the resolver, kiln.lock.
 export * as packages from './packages/index.js';
-// Package builds and the shared store (src/build, src/store).
-export * as build from './build/index.js';
+// Package builds and the shared store (src/pkgbuild, src/store).
+export * as build from './pkgbuild/index.js';
 export * as store from './store/index.js';
 // Debian binary packages as inputs (src/debian): closure through apt, staging root, bake parts.
 export {

@@ -214,7 +214,7 @@ async function main(argv: string[]): Promise<number> {
     exitCode = await indexBuildCommand(ctx(), dir);
   });
 
-  // Package builds and the store (src/build, src/store).
+  // Package builds and the store (src/pkgbuild, src/store).
   program.command('build').description('build every locked package of a project, then the project, into the shared store').argument('[dir]', 'the project directory (holding kiln.toml)', '.')
     .option('--frozen', 'fail if kiln.lock does not match kiln.toml instead of updating it')
     .action(async (dir: string, options) => {

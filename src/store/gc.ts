@@ -198,7 +198,7 @@ export async function collectGarbage(ctx: Context, options: GcOptions = {}): Pro
 }
 
 /**
- * The source cache holds files named by their sha256 (src/build/fetch.ts; its temporaries are
+ * The source cache holds files named by their sha256 (src/pkgbuild/fetch.ts; its temporaries are
  * judged by staleTemporaries). Same layout as sourcesCacheDir there; the store does not import
  * the build code.
  */

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { bakeProject } from '../../src/build/bake-project.js';
+import { bakeProject } from '../../src/pkgbuild/bake-project.js';
 import { loadImage } from '../../src/image/manifest.js';
 import { listEntries, hashTree } from '../../src/store/index.js';
 import { qemuTarget } from '../../src/targets/registry.js';

@@ -4,7 +4,7 @@ import { access, readFile, readlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { Header } from 'tar';
-import { checkArchive, entryProblem, extractArchive } from '../../src/build/archive.js';
+import { checkArchive, entryProblem, extractArchive } from '../../src/pkgbuild/archive.js';
 import { isKilnError, ErrorCodes } from '../../src/errors.js';
 import { tempDir } from '../helpers.js';
 

@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { buildKey } from '../../src/build/build.js';
-import { buildOrder, runtimeClosure } from '../../src/build/project.js';
-import { expandArgument } from '../../src/build/sandbox.js';
+import { buildKey } from '../../src/pkgbuild/build.js';
+import { buildOrder, runtimeClosure } from '../../src/pkgbuild/project.js';
+import { expandArgument } from '../../src/pkgbuild/sandbox.js';
 import { isKilnError, ErrorCodes } from '../../src/errors.js';
 import type { Lockfile, LockedPackage } from '../../src/packages/lock.js';
 

@@ -5,7 +5,7 @@ import { once } from 'node:events';
 import { lstat, readdir, readFile, writeFile, mkdir } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { buildRecipe } from '../../src/build/build.js';
+import { buildRecipe } from '../../src/pkgbuild/build.js';
 import { isKilnError, ErrorCodes } from '../../src/errors.js';
 import { loadRecipe } from '../../src/packages/recipe.js';
 import { listEntries, storeDir } from '../../src/store/index.js';

@@ -10,7 +10,7 @@ import { bakeProjectCommand, isProjectDir } from './build.js';
 import type { OutputMode } from '../render.js';
 
 export async function bakeCommand(ctx: Context, app: string, options: RawBakeOptions & { output?: string; format?: string; frozen?: boolean }, mode: OutputMode): Promise<number> {
-  // A directory with kiln.toml is a project: build it, then bake its app (src/build/bake-project.ts).
+  // A directory with kiln.toml is a project: build it, then bake its app (src/pkgbuild/bake-project.ts).
   if (await isProjectDir(app)) return (await bakeProjectCommand(ctx, app, options, mode)).code;
   if (!options.output) throw new KilnError(ErrorCodes.USAGE, "required option '-o, --output <dir>' not specified", { hint: 'kiln bake APP -o DIR (only a project directory has a default output)' });
   const request = await withPackageApp(ctx, app, toBakeRequest(app, options, ctx.env), { ...(options.binary ? { binary: options.binary } : {}), packages: options.package });

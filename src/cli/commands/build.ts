@@ -1,8 +1,8 @@
 import { join } from 'node:path';
 import type { Context } from '../../context.js';
 import { bake } from '../../bake/index.js';
-import { bakeProject, projectBakeRequest } from '../../build/bake-project.js';
-import { buildProject, isProjectDir, lockReferences, lockSources } from '../../build/project.js';
+import { bakeProject, projectBakeRequest } from '../../pkgbuild/bake-project.js';
+import { buildProject, isProjectDir, lockReferences, lockSources } from '../../pkgbuild/project.js';
 import { collectGarbage, type CachePruner } from '../../store/gc.js';
 import { staleDpkgMemos } from '../../supply/dpkg-index.js';
 import { staleToolchainCaches } from '../../toolchain/cache-gc.js';

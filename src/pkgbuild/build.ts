@@ -23,7 +23,7 @@ import { BASE_PATH, BUILD_ROOT, insideBuild, runSteps } from './sandbox.js';
  * A build runs in <store>/.build/<name>-<version>, which its steps see at BUILD_ROOT
  * (/kiln-build), so paths that end up in outputs vary neither with the key nor with the cache
  * location: a clean copy of the sources, a private toolchain install whose sysroot holds only
- * the dependencies' store trees, the steps (src/build/sandbox.ts), then the normalised DESTDIR
+ * the dependencies' store trees, the steps (src/pkgbuild/sandbox.ts), then the normalised DESTDIR
  * becomes the entry's tree.
  */
 

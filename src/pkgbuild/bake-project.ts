@@ -10,7 +10,7 @@ import { buildProject, runtimeClosure, type BuildProjectOptions, type ProjectBui
 import { exists } from '../util/fs.js';
 
 /**
- * `kiln bake DIR` for a project: build it (src/build/project.ts), then bake its app from the
+ * `kiln bake DIR` for a project: build it (src/pkgbuild/project.ts), then bake its app from the
  * install trees in the store. The app is kiln.toml's runtime.app (or its first install binary),
  * looked up in the project's own tree, then in its runtime dependencies' trees (so a project
  * can be "SQLite's shell, configured"), then in Debian packages' staging roots. Every runtime
