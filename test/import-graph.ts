@@ -62,3 +62,25 @@ export function importCircles(graph: Map<string, string[]>): string[][] {
   for (const node of [...graph.keys()].sort()) if (!index.has(node)) visit(node);
   return circles.sort((a, b) => (a[0]! < b[0]! ? -1 : 1));
 }
+
+/** The same graph one level up: each top-level folder of the tree is one node (a layer). */
+export function layerGraph(graph: Map<string, string[]>): Map<string, string[]> {
+  const layer = (file: string) => file.split('/')[0]!;
+  const layers = new Map<string, Set<string>>();
+  for (const [file, targets] of graph) {
+    const from = layer(file);
+    const edges = layers.get(from) ?? new Set<string>();
+    for (const target of targets) if (layer(target) !== from) edges.add(layer(target));
+    layers.set(from, edges);
+  }
+  return new Map([...layers].map(([name, edges]) => [name, [...edges].sort()]));
+}
+
+/** The imports that make up one circle of layers, for an error message that says where to cut. */
+export function edgesWithin(graph: Map<string, string[]>, layers: readonly string[]): string[] {
+  const inside = new Set(layers);
+  const layer = (file: string) => file.split('/')[0]!;
+  return [...graph].flatMap(([file, targets]) =>
+    targets.filter((target) => layer(target) !== layer(file) && inside.has(layer(file)) && inside.has(layer(target))).map((target) => `${file} -> ${target}`),
+  );
+}

@@ -1,9 +1,22 @@
 import { resolve } from 'node:path';
 import type { Context } from '../context.js';
 import { KilnError, ErrorCodes } from '../errors.js';
-import type { LoadedRecipe } from '../packages/recipe.js';
 import { debianBakeRequest, type DebianBakeParts } from './bake.js';
 import type { DebianLock } from './types.js';
+
+/**
+ * What this reads of a loaded recipe (src/packages/recipe.ts LoadedRecipe has all of it),
+ * declared here: debian/ does not depend on packages/, whose lockfile pins Debian closures.
+ */
+export interface DebianRecipe {
+  file: string;
+  dir: string;
+  recipe: {
+    debian?: { package: string; version?: string | undefined; binary?: string | undefined; files: string[]; packages: string[]; programs: string[] } | undefined;
+    runtime: { app?: string | undefined; args: string[]; env: Record<string, string> };
+    data: readonly { path: string; dest: string }[];
+  };
+}
 
 /**
  * The bake parts of a recipe with a [debian] section: the package's program and declared
@@ -12,7 +25,7 @@ import type { DebianLock } from './types.js';
  */
 export async function debianRecipeBakeRequest(
   ctx: Context,
-  loaded: LoadedRecipe,
+  loaded: DebianRecipe,
   opts: { lock?: DebianLock; binary?: string; extra?: { packages: string[]; programs: string[] } } = {},
 ): Promise<DebianBakeParts & { args: string[]; env: Record<string, string> }> {
   const { recipe } = loaded;

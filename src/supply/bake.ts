@@ -1,7 +1,6 @@
 import type { Context } from '../context.js';
 import { KilnError, ErrorCodes } from '../errors.js';
 import type { ComponentInput, Component } from '../image/components.js';
-import type { BakeInputs } from '../bake/types.js';
 import { auditComponents, findingsAtOrAbove, type AuditReport } from './audit.js';
 import type { Severity } from './cvss.js';
 import { takeInventory, type AppFacts, type Inventory, type InventoryInputs } from './inventory.js';
@@ -17,7 +16,7 @@ export interface SupplyRequest {
 }
 
 /** The bake step of the supply chain: inventory, then the policy and the audit on it. */
-export async function bakeInventory(ctx: Context, inputs: InventoryInputs, requested: ComponentInput[], supply: SupplyRequest): Promise<Pick<BakeInputs, 'components' | 'distro'>> {
+export async function bakeInventory(ctx: Context, inputs: InventoryInputs, requested: ComponentInput[], supply: SupplyRequest): Promise<Inventory> {
   ctx.reporter.emit({ type: 'step', step: 'inventory', message: 'listing components and their licenses' });
   const inventory = await takeInventory(inputs, requested, supply.app, { cacheDir: ctx.paths.cache });
   if (supply.licensePolicy) enforceLicensePolicy(inventory.components, supply.licensePolicy);
@@ -31,7 +30,7 @@ export async function bakeInventory(ctx: Context, inputs: InventoryInputs, reque
   return inventoryFields(inventory);
 }
 
-function inventoryFields(inventory: Inventory): Pick<BakeInputs, 'components' | 'distro'> {
+function inventoryFields(inventory: Inventory): Inventory {
   return { components: inventory.components, ...(inventory.distro ? { distro: inventory.distro } : {}) };
 }
 

@@ -2,7 +2,7 @@ import { DEFAULT_ARCH, getArch } from '../arch.js';
 import { posix } from 'node:path';
 import { KilnError, ErrorCodes } from '../errors.js';
 import { ComponentSchema, type Component, type ComponentInput } from '../image/components.js';
-import type { BakeInputs, HostFile } from '../bake/types.js';
+import type { ImageManifest } from '../image/manifest.js';
 import { KILN_VERSION } from '../version.js';
 import { copyrightFile, hostDistro, installedPackages, packageOwning, type DpkgPackage } from './dpkg.js';
 import { debianLicense } from './debian-license.js';
@@ -27,9 +27,29 @@ export interface AppFacts {
   license?: string;
 }
 
-export type InventoryInputs = Pick<BakeInputs, 'kernel' | 'modules' | 'shim' | 'app' | 'interpreter' | 'libraries' | 'programs' | 'data'> & { target?: { arch?: string } };
+/** A host file going into the image, as the inventory reads it. */
+export interface InventoryFile {
+  hostPath: string;
+  guestPath: string;
+  sha256: string;
+}
 
-/** dpkg's names for the image architectures. */
+/**
+ * What the inventory reads of a bake's inputs (src/bake/types.ts BakeInputs has all of it):
+ * declared here, so the supply chain does not depend on bake, which calls it.
+ */
+export interface InventoryInputs {
+  kernel: Pick<ImageManifest['kernel'], 'source' | 'release' | 'sha256'>;
+  modules: readonly { guestPath: string }[];
+  shim: { guestPath: string; sha256: string };
+  app: InventoryFile;
+  interpreter?: InventoryFile;
+  libraries: readonly (InventoryFile & { soname: string; neededBy: readonly string[] })[];
+  /** Other programs the image carries beside the app (bake --program). */
+  programs?: readonly InventoryFile[];
+  data: readonly { kind: 'file' | 'dir' | 'symlink'; guestPath: string }[];
+  target?: { arch?: string };
+}
 
 export interface Inventory {
   components: Component[];
@@ -47,8 +67,8 @@ export async function takeInventory(inputs: InventoryInputs, requested: Componen
   for (const component of given) for (const file of component.files) claimed.set(file, component.id);
 
   // Host files not claimed by a package flow are looked up in dpkg's database.
-  const shipped: HostFile[] = [...(inputs.interpreter ? [inputs.interpreter] : []), ...(inputs.programs ?? []), ...inputs.libraries];
-  const hostFiles: HostFile[] = [inputs.app, ...shipped].filter((file) => !claimed.has(file.guestPath));
+  const shipped: InventoryFile[] = [...(inputs.interpreter ? [inputs.interpreter] : []), ...(inputs.programs ?? []), ...inputs.libraries];
+  const hostFiles: InventoryFile[] = [inputs.app, ...shipped].filter((file) => !claimed.has(file.guestPath));
   const owners = new Map<string, string>(); // guest path → Debian package
   await Promise.all(
     hostFiles.map(async (file) => {

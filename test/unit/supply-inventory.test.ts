@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { takeInventory, type InventoryInputs } from '../../src/supply/inventory.js';
+import type { BakeInputs } from '../../src/bake/types.js';
 import { packageOwning } from '../../src/supply/dpkg.js';
 
 /** The inventory from hand-made bake inputs, over the host's real dpkg database. */
@@ -8,7 +9,8 @@ import { packageOwning } from '../../src/supply/dpkg.js';
 const sha = (c: string) => c.repeat(64);
 const file = (hostPath: string, guestPath: string, c: string) => ({ hostPath, guestPath, sha256: sha(c), size: 1, executable: true });
 
-const inputs: InventoryInputs = {
+/** Bake's inputs are what the inventory reads (the assignment below checks it). */
+const bakeInputs: Pick<BakeInputs, 'kernel' | 'modules' | 'shim' | 'app' | 'interpreter' | 'libraries' | 'data'> = {
   kernel: { file: 'kernel', sha256: sha('a'), release: '6.1.0-56-cloud-amd64', initSize: 1, source: { kind: 'debian', package: 'linux-image-6.1.0-56-cloud-amd64', version: '6.1.192-2', sha256: sha('b') }, hostPath: '/nonexistent' },
   modules: [{ ...file('/m/virtio_net.ko', '/usr/lib/modules/6.1.0-56-cloud-amd64/kernel/drivers/net/virtio_net.ko', 'c'), name: 'virtio_net' }],
   shim: { ...file('/nonexistent/kiln-init', '/kiln/init', 'd'), compiler: 'gcc' },
@@ -25,6 +27,7 @@ const inputs: InventoryInputs = {
     { ...file('/tmp/site/index.html', '/srv/index.html', '5'), kind: 'file' } as never,
   ],
 };
+const inputs: InventoryInputs = bakeInputs;
 
 test('dpkg ownership survives merged /usr: /lib and /usr/lib paths find the same package', async () => {
   assert.equal(await packageOwning('/lib/x86_64-linux-gnu/libc.so.6'), 'libc6');
