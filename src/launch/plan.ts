@@ -155,8 +155,11 @@ export function planLaunch(image: LoadedImage, request: PlanRequest, host: HostF
   };
 }
 
-/** The network a bridged guest gets by default: DHCP on eth0 (a static address would have to be guessed). */
-export const BRIDGED_DEFAULT_NETWORK: NonNullable<RuntimeConfig['network']> = { interfaces: [{ name: 'eth0', dhcp: true }], dns: [] };
+/**
+ * The network a bridged guest gets by default: DHCP on eth0 (a static address would have to be
+ * guessed), best effort, as nobody asked for it (src/targets/xen/image.ts xenDefaultConfig).
+ */
+export const BRIDGED_DEFAULT_NETWORK: NonNullable<RuntimeConfig['network']> = { interfaces: [{ name: 'eth0', dhcp: true, optional: true }], dns: [] };
 
 /**
  * The engine of the target's first platform, refused with every reason when it cannot run

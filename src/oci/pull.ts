@@ -2,12 +2,13 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Context } from '../context.js';
 import { KilnError, ErrorCodes } from '../errors.js';
-import { loadImage, ImageManifestSchema, MANIFEST_FILE, type LoadedImage } from '../image/manifest.js';
+import { loadImage, ImageManifestSchema, IMAGE_MANIFEST_FILE, type LoadedImage } from '../image/manifest.js';
 import { publishDirectory } from '../util/fs.js';
 import { RegistryClient, type ClientOptions, type Descriptor } from './client.js';
 import { TITLE_ANNOTATION } from './media-types.js';
 import { formatReference, manifestSelector, type Reference } from './reference.js';
-import { exists, fetchIntoStore, imagePath, placeBlob, readStored, storeBytes } from './store.js';
+import { fetchIntoStore, imagePath, placeBlob, readStored, storeBytes } from './store.js';
+import { exists } from '../util/fs.js';
 import { checkKilnManifest, checkLayersMatchConfig, choosePlatform, MAX_CONFIG_BYTES, parseDocument, type OciManifest } from './validate.js';
 
 export interface PullRequest {
@@ -77,7 +78,7 @@ export async function pull(ctx: Context, request: PullRequest): Promise<PullResu
     const resolved: ResolvedImage = { digest: top.digest, manifestDigest, mediaType: top.mediaType, size: top.bytes.length };
     if (request.beforeFetch) await request.beforeFetch(resolved, client);
     const dir = imagePath(ctx, manifestDigest);
-    if (await exists(join(dir, MANIFEST_FILE))) {
+    if (await exists(join(dir, IMAGE_MANIFEST_FILE))) {
       await storeBytes(ctx, top.digest, top.bytes);
       return { ...resolved, dir, image: await loadImage(dir), cached: true, fetchedBytes: 0 };
     }
@@ -98,7 +99,7 @@ async function fromStore(ctx: Context, digest: string, arch: string, what: strin
   const document = parseDocument(bytes, '', what);
   const manifestDigest = document.kind === 'index' ? choosePlatform(document.index, arch, what).digest : digest;
   const dir = imagePath(ctx, manifestDigest);
-  if (!(await exists(join(dir, MANIFEST_FILE)))) return undefined;
+  if (!(await exists(join(dir, IMAGE_MANIFEST_FILE)))) return undefined;
   ctx.reporter.emit({ type: 'cache', what: 'pulled image', hit: true, key: manifestDigest.slice(7) });
   return { digest, manifestDigest, mediaType: '', size: bytes.length, dir, image: await loadImage(dir), cached: true, fetchedBytes: 0 };
 }
@@ -128,7 +129,7 @@ async function fetchImage(ctx: Context, client: RegistryClient, repository: stri
     ctx.reporter.emit({ type: 'step', step: 'pull', message: `${layer.annotations?.[TITLE_ANNOTATION]}: ${fetched ? 'fetched' : 'already in the store'} (${layer.size} bytes)` });
   }
   await publishDirectory(imagePath(ctx, manifestDigest), async (tmp) => {
-    await writeFile(join(tmp, MANIFEST_FILE), configBytes);
+    await writeFile(join(tmp, IMAGE_MANIFEST_FILE), configBytes);
     for (const layer of manifest.layers) await placeBlob(ctx, layer.digest, join(tmp, layer.annotations![TITLE_ANNOTATION]!));
     // The one image loader decides whether the assembled directory is a usable kiln image.
     await loadImage(tmp);

@@ -2,7 +2,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Context } from '../context.js';
 import { KilnError, ErrorCodes } from '../errors.js';
-import { loadImage, MANIFEST_FILE, type LoadedImage } from '../image/manifest.js';
+import { loadImage, IMAGE_MANIFEST_FILE, type LoadedImage } from '../image/manifest.js';
 import { canonicalJson, writeFileAtomically } from '../util/fs.js';
 import { RegistryClient, sha256Digest, type ClientOptions, type Descriptor } from './client.js';
 import { EMPTY_CONFIG, EMPTY_CONFIG_BYTES, imageAnnotations, imageIndex, imageLayerFiles, kilnImageManifest, layerDescriptor, ociArchitecture, referrerManifest, createdAnnotation, type BuiltManifest } from './layout.js';
@@ -95,7 +95,7 @@ export async function push(ctx: Context, request: PushRequest): Promise<PushResu
 
 /** The manifest kiln pushes for an image directory, without pushing (same bytes, same digest). */
 export async function describeImage(ctx: Context, image: LoadedImage, source?: string): Promise<{ built: BuiltManifest; config: { descriptor: Descriptor; bytes: Buffer }; layers: Array<{ descriptor: Descriptor; path: string }> }> {
-  const configBytes = await readFile(join(image.dir, MANIFEST_FILE));
+  const configBytes = await readFile(join(image.dir, IMAGE_MANIFEST_FILE));
   const config: Descriptor = { mediaType: KILN_CONFIG, digest: sha256Digest(configBytes), size: configBytes.length };
   const layers = await Promise.all(imageLayerFiles(image.manifest).map(async (layer) => {
     const path = join(image.dir, layer.file);

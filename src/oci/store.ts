@@ -1,11 +1,12 @@
 import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { access, copyFile, link, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { copyFile, link, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { Transform } from 'node:stream';
 import type { Context } from '../context.js';
 import { KilnError, ErrorCodes } from '../errors.js';
+import { exists } from '../util/fs.js';
 import { blobMismatch, type Descriptor, type RegistryClient } from './client.js';
 
 /**
@@ -29,9 +30,6 @@ export function imagePath(ctx: Context, manifestDigest: string): string {
   return join(ociRoot(ctx), 'images', manifestDigest.slice('sha256:'.length));
 }
 
-export async function exists(path: string): Promise<boolean> {
-  return access(path).then(() => true, () => false);
-}
 
 /** Stores bytes already in memory (manifests, configs) after checking them against their digest. */
 export async function storeBytes(ctx: Context, digest: string, bytes: Buffer): Promise<string> {

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { KilnError, ErrorCodes } from '../errors.js';
 import type { ImageManifest } from '../image/manifest.js';
-import { MANIFEST_FILE } from '../image/manifest.js';
+import { IMAGE_MANIFEST_FILE } from '../image/manifest.js';
 import type { Descriptor } from './client.js';
 import { imageLayerFiles } from './layout.js';
 import {
@@ -121,7 +121,7 @@ export function checkKilnManifest(manifest: OciManifest, what: string): void {
     if (!KILN_LAYER_TYPES.has(layer.mediaType)) problems.push(`layers.${i}: media type ${layer.mediaType} is not one of a kiln image's`);
     if (layer.size > MAX_LAYER_BYTES) problems.push(`layers.${i}: ${layer.size} bytes, more than ${MAX_LAYER_BYTES}`);
     const title = layer.annotations?.[TITLE_ANNOTATION];
-    if (!title || !FILE_NAME.test(title) || title === MANIFEST_FILE) problems.push(`layers.${i}: file name ${JSON.stringify(title ?? null)} is not a plain file name`);
+    if (!title || !FILE_NAME.test(title) || title === IMAGE_MANIFEST_FILE) problems.push(`layers.${i}: file name ${JSON.stringify(title ?? null)} is not a plain file name`);
     else if (names.has(title)) problems.push(`layers.${i}: file name ${title} appears twice`);
     else names.add(title);
   });

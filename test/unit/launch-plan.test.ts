@@ -77,7 +77,7 @@ test('the platform: xl on a dom0, refused elsewhere with the probe\'s reasons', 
   const plan = planLaunch(image('xen'), {}, dom0);
   assert.equal(plan.engine, 'xl');
   assert.equal(plan.accel, undefined, 'Xen runs the domain: no QEMU accelerator');
-  assert.deepEqual(plan.config.network, { interfaces: [{ name: 'eth0', dhcp: true }], dns: [] }, 'DHCP on the dom0 bridge by default');
+  assert.deepEqual(plan.config.network, { interfaces: [{ name: 'eth0', dhcp: true, optional: true }], dns: [] }, 'DHCP on the dom0 bridge by default, best effort');
   assert.equal(planLaunch(image('xen'), { network: 'none' }, dom0).config.network, undefined);
   assert.ok(plan.records.some(([key, value]) => key === 'status' && value === '/dev/hvc0'));
   assert.ok(plan.records.some(([key, value]) => key === 'exit' && value === 'poweroff'));

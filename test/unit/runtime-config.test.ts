@@ -79,7 +79,7 @@ test('runtime records: runtime args replace defaults, env is merged and sorted',
 });
 
 test('best-effort networks: the baked defaults of standalone images are optional, a network asked for at launch is not', async () => {
-  const { STANDALONE_CONFIG } = await import('../../src/targets/artifacts.js');
+  const { STANDALONE_CONFIG } = await import('../../src/targets/efi/standalone.js');
   const { xenDefaultConfig } = await import('../../src/targets/xen/image.js');
   const { composeRuntimeConfig } = await import('../../src/launch/launch.js');
   const plumbing = { statusDevice: '/dev/ttyS0', exit: { kind: 'poweroff' } } as const;

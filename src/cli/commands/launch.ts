@@ -8,7 +8,8 @@ import { assertNotInstanceOnly } from './instances.js';
 import { toBakeRequest, toLaunchRequest, type RawBakeOptions, type RawLaunchOptions } from '../options.js';
 import { withPackageApp } from './package-app.js';
 import { looksLikeReference } from '../../oci/reference.js';
-import { pathExists, pulledImageForRun, type RawRunPullOptions } from './registry.js';
+import { pulledImageForRun, type RawRunPullOptions } from './registry.js';
+import { exists } from '../../util/fs.js';
 
 export async function launchCommand(ctx: Context, image: string, args: string[], options: RawLaunchOptions): Promise<number> {
   const request = await toLaunchRequest(image, args, options, ctx.env);
@@ -32,7 +33,7 @@ export async function launchCommand(ctx: Context, image: string, args: string[],
 export async function runCommand(ctx: Context, app: string, args: string[], options: RawBakeOptions & RawLaunchOptions & RawRunPullOptions): Promise<number> {
   if (await isProjectDir(app)) return launchCommand(ctx, await projectImageForRun(ctx, app, options), args, options);
   // A registry reference: pull (cached by digest, verified when asked), then launch the pulled image.
-  if (looksLikeReference(app) && !(await pathExists(app))) return launchCommand(ctx, await pulledImageForRun(ctx, app, options), args, options);
+  if (looksLikeReference(app) && !(await exists(app))) return launchCommand(ctx, await pulledImageForRun(ctx, app, options), args, options);
   const bakeRequest = await withPackageApp(ctx, app, toBakeRequest(app, options, ctx.env), { ...(options.binary ? { binary: options.binary } : {}), packages: options.package });
   const image = await bake(ctx, bakeRequest);
   return launchCommand(ctx, image.dir, args, options);

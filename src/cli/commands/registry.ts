@@ -1,4 +1,4 @@
-import { access, readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import type { Context } from '../../context.js';
 import { KilnError, ErrorCodes } from '../../errors.js';
@@ -9,7 +9,7 @@ import { RegistryClient, type ClientOptions } from '../../oci/client.js';
 import { eraseCredential, storeCredential } from '../../oci/credentials.js';
 import type { OutputMode } from '../render.js';
 import { loadSigningKey, signatureCheck, signImage } from '../../signing/index.js';
-import { signatureRequirement, type RawVerifyOptions } from './signing.js';
+import { signatureRequirement, type RawVerifyOptions } from './verify-flags.js';
 
 /** `--insecure` and `--ca-cert`, shared by every command that talks to a registry. */
 export function addRegistryOptions(command: Command): Command {
@@ -131,6 +131,3 @@ export async function pulledImageForRun(ctx: Context, ref: string, options: RawR
   return (await pullVerified(ctx, ref, options)).dir;
 }
 
-export async function pathExists(path: string): Promise<boolean> {
-  return access(path).then(() => true, () => false);
-}
