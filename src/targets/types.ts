@@ -48,7 +48,7 @@ export type Platform =
   | { kind: 'firecracker' };
 
 interface TargetCommon {
-  /** The CPU architecture of the images (src/targets/arch.ts); a target name may exist for several. */
+  /** The CPU architecture of the images (src/arch.ts); a target name may exist for several. */
   arch: Arch;
   description: string;
   /** Component sets (see src/components/sets.ts) every image for this target carries. */

@@ -10,7 +10,7 @@ import { bootCoreOptions, peripheralOptions } from '../qemu/peripherals.js';
 export const VIRT_TCG_CPU = 'cortex-a57';
 
 /**
- * QEMU options for the aarch64 `qemu` target (src/targets/virt/target.ts): the `virt` board
+ * QEMU options for the aarch64 `qemu` target (src/targets/virt/driver.ts): the `virt` board
  * with nothing we did not ask for, the console on its PL011, the status channel on a PCI
  * 16550 UART, and the same virtio-pci devices as the x86 `pc` machine. Pure: golden-tested in
  * test/unit/targets-virt.test.ts.
