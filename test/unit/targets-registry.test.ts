@@ -102,7 +102,7 @@ test('each target is one folder with one driver, and the registry lists every on
   const withDriver = (await Promise.all(folders.map(async (name) => ((await readdir(new URL(`${name}/`, root))).includes('driver.ts') ? name : undefined)))).filter(Boolean);
   const all = [...listTargets('x86_64'), ...listTargets('aarch64')];
   assert.equal(withDriver.length, all.length, `driver folders ${withDriver.join(', ')}`);
-  const request: MachineRequest = { kernelPath: 'k', initrdPath: 'i', cmdline: '', memoryMiB: 128, cpus: 1, accel: 'tcg', network: { kind: 'none' }, statusPath: 's', qmpSocketPath: 'q' };
+  const request: MachineRequest = { kernelPath: 'k', hypervisorPath: 'h', initrdPath: 'i', cmdline: '', memoryMiB: 128, cpus: 1, accel: 'tcg', network: { kind: 'none' }, statusPath: 's', qmpSocketPath: 'q' };
   const uefi = { codePath: '/c', varsPath: '/v', espDir: '/e' };
   for (const target of all) {
     const driver = driverFor(target);

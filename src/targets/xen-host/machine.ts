@@ -1,3 +1,4 @@
+import { KilnError, ErrorCodes } from '../../errors.js';
 import { DEBUG_EXIT_PORT } from '../qemu/machine.js';
 import type { MachineRequest } from '../types.js';
 import type { QemuOption } from '../qemu/options.js';
@@ -26,7 +27,7 @@ export function xenCommandLine(request: Pick<MachineRequest, 'memoryMiB' | 'cpus
  * also carries dom0's hvc0), dom0 writes the status lines to COM2. Pure.
  */
 export function xenHostMachineOptions(request: MachineRequest): QemuOption[] {
-  if (!request.hypervisorPath) throw new Error('a xen-host machine needs the hypervisor');
+  if (!request.hypervisorPath) throw new KilnError(ErrorCodes.IMAGE_INVALID, 'a xen-host image has no hypervisor to boot', { hint: 'bake it again with --target xen-host' });
   // Dom0 and guests share the CPUs: one more than dom0's lets a guest run beside it.
   const machine = { ...request, kernelPath: request.hypervisorPath, memoryMiB: request.memoryMiB + XEN_HOST_GUEST_MIB, cpus: request.cpus + 1 };
   const modules: QemuOption = { kind: 'multiboot-modules', modules: [{ path: request.kernelPath, cmdline: request.cmdline }, { path: request.initrdPath }] };
